@@ -1,0 +1,1 @@
+"""Home Assistant-free clients for the cloud metering platforms."""

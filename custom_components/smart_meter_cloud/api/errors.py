@@ -1,0 +1,30 @@
+"""Errors a caller of the cloud clients can act on."""
+
+
+class SmartMeterCloudError(Exception):
+    """Base of every error raised by the clients."""
+
+
+class AuthError(SmartMeterCloudError):
+    """The credentials are wrong, or the token was revoked: sign in again."""
+
+
+class RateLimitedError(SmartMeterCloudError):
+    """The cloud throttles us; do not ask again before `retry_after` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        """Remember how long the cloud asked us to wait."""
+        super().__init__(f"rate limited, retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+class BadRequestError(SmartMeterCloudError):
+    """The cloud refused a request; the message is the cloud's own text."""
+
+
+class CannotConnectError(SmartMeterCloudError):
+    """The cloud is unreachable: DNS, timeout, refused connection or an outage page."""
+
+
+class InvalidResponseError(SmartMeterCloudError):
+    """The cloud answered with something that is not what the API promises."""

@@ -1,0 +1,149 @@
+"""One coordinator per config entry keeps every chosen meter current."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+import logging
+from typing import override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_SCAN_INTERVAL
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .api.errors import (
+    AuthError,
+    BadRequestError,
+    CannotConnectError,
+    RateLimitedError,
+    SmartMeterCloudError,
+)
+from .api.models import TOTAL_QUANTITIES, Meter, MeterClient, Reading
+from .const import CONF_METERS, DEFAULT_SCAN_INTERVAL, DOMAIN
+
+_LOGGER = logging.getLogger(__name__)
+
+type SmartMeterConfigEntry = ConfigEntry[SmartMeterCoordinator]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterData:
+    """The latest good reading of each meter, and why a meter has none now."""
+
+    readings: Mapping[str, Reading] = field(default_factory=dict)
+    failures: Mapping[str, str] = field(default_factory=dict)
+
+
+def error_key(err: SmartMeterCloudError) -> str:
+    """Name the translation that tells a user what went wrong."""
+    if isinstance(err, CannotConnectError):
+        return "cannot_connect"
+    if isinstance(err, RateLimitedError):
+        return "rate_limited"
+    if isinstance(err, BadRequestError):
+        return "bad_request"
+    return "invalid_response"
+
+
+def keep_totals_monotonic(previous: Reading | None, new: Reading) -> Reading:
+    """Drop total registers that went backwards or came as an all-zero glitch.
+
+    The cloud now and then answers with every total at 0, or with a total
+    below one it reported before; neither is real consumption, so the last
+    good value stays.
+    """
+    totals = {q: v for q, v in new.values.items() if q in TOTAL_QUANTITIES}
+    glitch = bool(totals) and not any(totals.values())
+    before = previous.values if previous else {}
+    values = dict(new.values)
+    for quantity, value in totals.items():
+        if glitch or value < before.get(quantity, value):
+            if quantity in before:
+                values[quantity] = before[quantity]
+            else:
+                del values[quantity]
+    return Reading(time=new.time, values=values)
+
+
+class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
+    """Polls the latest readings of the entry's chosen, active meters."""
+
+    config_entry: SmartMeterConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: SmartMeterConfigEntry,
+        client: MeterClient,
+        provider: str,
+    ) -> None:
+        """Set up polling at the entry's interval; meters are listed on setup."""
+        seconds = entry.options.get(CONF_SCAN_INTERVAL)
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {provider}",
+            update_interval=(
+                timedelta(seconds=seconds)
+                if seconds
+                else DEFAULT_SCAN_INTERVAL[provider]
+            ),
+        )
+        self.client = client
+        self.provider = provider
+        # Active meters of the account, and the ones chosen to be polled.
+        self.available_meters: dict[str, Meter] = {}
+        self.meters: dict[str, Meter] = {}
+
+    @override
+    async def _async_setup(self) -> None:
+        """List the account's meters once; only active, chosen ones are polled."""
+        try:
+            meters = await self.client.meters()
+        except SmartMeterCloudError as err:
+            raise _translated(err) from err
+        chosen = self.config_entry.options.get(CONF_METERS)
+        self.meters = {
+            m.id: m for m in meters if m.active and (chosen is None or m.id in chosen)
+        }
+
+    @override
+    async def _async_update_data(self) -> MeterData:
+        previous = self.data or MeterData()
+        try:
+            results = await self.client.latest_readings(list(self.meters))
+        except SmartMeterCloudError as err:
+            raise _translated(err) from err
+        errors = {k: v for k, v in results.items() if not isinstance(v, Reading)}
+        if errors and len(errors) == len(results):
+            # Nothing came through: the coordinator marks everything
+            # unavailable and logs it once.
+            raise _translated(next(iter(errors.values())))
+        readings = dict(previous.readings)
+        for meter_id, result in results.items():
+            if isinstance(result, Reading):
+                readings[meter_id] = keep_totals_monotonic(
+                    readings.get(meter_id), result
+                )
+        failures = {meter_id: error_key(err) for meter_id, err in errors.items()}
+        for meter_id in failures.keys() - previous.failures.keys():
+            _LOGGER.warning("Meter %s is unavailable: %s", meter_id, errors[meter_id])
+        for meter_id in previous.failures.keys() - failures.keys():
+            _LOGGER.info("Meter %s is available again", meter_id)
+        return MeterData(readings=readings, failures=failures)
+
+
+def _translated(err: SmartMeterCloudError) -> Exception:
+    """Turn a client error into what Home Assistant acts on."""
+    if isinstance(err, AuthError):
+        return ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth"
+        )
+    return UpdateFailed(
+        translation_domain=DOMAIN,
+        translation_key=error_key(err),
+        translation_placeholders={"error": str(err)},
+        retry_after=err.retry_after if isinstance(err, RateLimitedError) else None,
+    )

@@ -1,0 +1,45 @@
+"""What every meter entity shares: its device and its availability."""
+
+from typing import override
+
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import SmartMeterCoordinator
+
+
+class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
+    """An entity of one meter, available while that meter's readings come."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: SmartMeterCoordinator, meter_id: str, key: str
+    ) -> None:
+        """Attach the entity to the meter's device."""
+        super().__init__(coordinator)
+        meter = coordinator.meters[meter_id]
+        provider = coordinator.provider
+        self.meter_id = meter_id
+        self._attr_unique_id = f"{provider}_{meter_id}_{key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{provider}_{meter_id}")},
+            manufacturer=meter.manufacturer,
+            model=meter.model,
+            serial_number=meter.serial or None,
+            translation_key=f"{meter.medium}_meter",
+            # The serial's tail tells meters apart without publishing it.
+            translation_placeholders={"id": (meter.serial or meter_id)[-4:]},
+        )
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Unavailable while the last poll of this meter failed."""
+        data = self.coordinator.data
+        return (
+            super().available
+            and self.meter_id in data.readings
+            and self.meter_id not in data.failures
+        )

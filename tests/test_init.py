@@ -1,0 +1,29 @@
+"""Setting up and unloading an account."""
+
+from custom_components.smart_meter_cloud.const import DOMAIN
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from tests.simulator.inexogy import ELECTRICITY_METER_ID, INACTIVE_METER_ID
+
+from .conftest import Inexogy
+
+
+async def test_setup_and_unload(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    assert inexogy_entry.state is ConfigEntryState.LOADED
+    devices = dr.async_entries_for_config_entry(
+        dr.async_get(hass), inexogy_entry.entry_id
+    )
+    ids = {next(iter(d.identifiers))[1] for d in devices}
+    assert f"inexogy_{ELECTRICITY_METER_ID}" in ids
+    assert f"inexogy_{INACTIVE_METER_ID}" not in ids
+    assert await hass.config_entries.async_unload(inexogy_entry.entry_id)
+    assert inexogy_entry.state is ConfigEntryState.NOT_LOADED
+    entities = er.async_entries_for_config_entry(
+        er.async_get(hass), inexogy_entry.entry_id
+    )
+    assert entities
+    assert all(hass.states.get(e.entity_id).state == "unavailable" for e in entities if not e.disabled)
+    assert hass.config_entries.async_entries(DOMAIN) == [inexogy_entry]
