@@ -4,23 +4,31 @@ from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from typing import Any
 
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.entity import Entity
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 # Imported before the `hass` fixture so that the test plugin's own
 # `custom_components` package does not shadow ours.
 import custom_components.smart_meter_cloud  # noqa: F401
 from custom_components.smart_meter_cloud.const import DOMAIN
-from homeassistant import config_entries
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers.entity import Entity
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD, InexogySimulator
 
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load this repository's integration."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots that understand states, registry entries and flows."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture
@@ -54,7 +62,7 @@ async def start_inexogy_flow(hass: HomeAssistant) -> str:
     """Open the add-integration flow, pick inexogy, return the flow id."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN,
-        context={"source": config_entries.SOURCE_USER, "show_advanced_options": True},
+        context={"source": config_entries.SOURCE_USER},
     )
     assert result["type"] is FlowResultType.MENU
     result = await hass.config_entries.flow.async_configure(
@@ -71,7 +79,7 @@ async def add_inexogy_entry(
     flow_id = await start_inexogy_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id,
-        {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "base_url": url}
+        {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "advanced": {"base_url": url}}
         | user_input,
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY, result

@@ -1,9 +1,10 @@
 """Setting up and unloading an account."""
 
-from custom_components.smart_meter_cloud.const import DOMAIN
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+
+from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, INACTIVE_METER_ID
 
 from .conftest import Inexogy
@@ -25,5 +26,9 @@ async def test_setup_and_unload(
         er.async_get(hass), inexogy_entry.entry_id
     )
     assert entities
-    assert all(hass.states.get(e.entity_id).state == "unavailable" for e in entities if not e.disabled)
+    assert all(
+        hass.states.get(e.entity_id).state == "unavailable"
+        for e in entities
+        if not e.disabled
+    )
     assert hass.config_entries.async_entries(DOMAIN) == [inexogy_entry]

@@ -1,12 +1,11 @@
 """Meter sensors: what they show, and how they behave when the cloud does not."""
 
-import pytest
-from syrupy.assertion import SnapshotAssertion
-
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import snapshot_platform
+from syrupy.assertion import SnapshotAssertion
 
 from .conftest import Inexogy
 

@@ -2,6 +2,7 @@
 
 from homeassistant.const import CONF_ACCESS_TOKEN, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .api.inexogy import DEFAULT_BASE_URL, InexogyClient, InexogyCredentials
@@ -12,6 +13,7 @@ from .const import (
     CONF_CONSUMER_KEY,
     CONF_CONSUMER_SECRET,
     CONF_PROVIDER,
+    DOMAIN,
 )
 from .coordinator import SmartMeterConfigEntry, SmartMeterCoordinator
 
@@ -40,8 +42,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     )
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
+    _remove_stale_devices(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+def _remove_stale_devices(
+    hass: HomeAssistant,
+    entry: SmartMeterConfigEntry,
+    coordinator: SmartMeterCoordinator,
+) -> None:
+    """Drop devices of meters that left the account or were deselected."""
+    registry = dr.async_get(hass)
+    wanted = {
+        (DOMAIN, f"{coordinator.provider}_{meter_id}")
+        for meter_id in coordinator.meters
+    }
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        if not device.identifiers & wanted:
+            registry.async_update_device(
+                device.id, remove_config_entry_id=entry.entry_id
+            )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:

@@ -16,6 +16,7 @@ from homeassistant.const import (
     CONF_SCAN_INTERVAL,
 )
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -50,6 +51,8 @@ from .coordinator import SmartMeterConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
+SECTION_ADVANCED = "advanced"
+
 _EMAIL = TextSelector(
     TextSelectorConfig(type=TextSelectorType.EMAIL, autocomplete="username")
 )
@@ -63,9 +66,15 @@ class NoMetersError(Exception):
     """The account has no meter we could show."""
 
 
-def _without_password(values: Mapping[str, Any] | None) -> dict[str, Any]:
+def _suggested(values: Mapping[str, Any] | None) -> dict[str, Any]:
     """What a form may show again: never the password."""
-    return {k: v for k, v in (values or {}).items() if k != CONF_PASSWORD}
+    values = values or {}
+    suggested = {k: v for k, v in values.items() if k == CONF_EMAIL}
+    if CONF_BASE_URL in values:  # stored entry data is flat
+        suggested[SECTION_ADVANCED] = {CONF_BASE_URL: values[CONF_BASE_URL]}
+    elif SECTION_ADVANCED in values:
+        suggested[SECTION_ADVANCED] = values[SECTION_ADVANCED]
+    return suggested
 
 
 def _unique_id(email: str) -> str:
@@ -107,7 +116,7 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="inexogy",
             data_schema=self.add_suggested_values_to_schema(
-                self._inexogy_schema(), _without_password(user_input)
+                self._inexogy_schema(), _suggested(user_input)
             ),
             errors=errors,
         )
@@ -126,7 +135,13 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = await self._authorize(
-                {**entry.data, CONF_PASSWORD: user_input[CONF_PASSWORD]}
+                {
+                    CONF_EMAIL: entry.data[CONF_EMAIL],
+                    CONF_PASSWORD: user_input[CONF_PASSWORD],
+                    SECTION_ADVANCED: {
+                        CONF_BASE_URL: entry.data.get(CONF_BASE_URL, DEFAULT_BASE_URL)
+                    },
+                }
             )
             if data is not None:
                 await self.async_set_unique_id(_unique_id(data[CONF_EMAIL]))
@@ -154,26 +169,31 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                self._inexogy_schema(), _without_password(user_input or entry.data)
+                self._inexogy_schema(), _suggested(user_input or entry.data)
             ),
             errors=errors,
         )
 
     def _inexogy_schema(self) -> vol.Schema:
-        fields: dict[Any, Any] = {
-            vol.Required(CONF_EMAIL): _EMAIL,
-            vol.Required(CONF_PASSWORD): _PASSWORD,
-        }
-        if self.show_advanced_options:
-            fields[vol.Optional(CONF_BASE_URL)] = _URL
-        return vol.Schema(fields)
+        return vol.Schema(
+            {
+                vol.Required(CONF_EMAIL): _EMAIL,
+                vol.Required(CONF_PASSWORD): _PASSWORD,
+                # Another API address is for testing and the simulator only.
+                vol.Optional(SECTION_ADVANCED): section(
+                    vol.Schema({vol.Optional(CONF_BASE_URL): _URL}),
+                    {"collapsed": True},
+                ),
+            }
+        )
 
     async def _authorize(
         self, user_input: Mapping[str, Any]
     ) -> tuple[dict[str, Any] | None, dict[str, str]]:
         """Authorize and check there is a meter; the password is not kept."""
         email = user_input[CONF_EMAIL].strip()
-        base_url = user_input.get(CONF_BASE_URL) or DEFAULT_BASE_URL
+        advanced = user_input.get(SECTION_ADVANCED) or {}
+        base_url = advanced.get(CONF_BASE_URL) or DEFAULT_BASE_URL
         client = InexogyClient(async_get_clientsession(self.hass), base_url=base_url)
         try:
             credentials = await client.authorize(email, user_input[CONF_PASSWORD])

@@ -105,8 +105,11 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         except SmartMeterCloudError as err:
             raise _translated(err) from err
         chosen = self.config_entry.options.get(CONF_METERS)
+        self.available_meters = {m.id: m for m in meters if m.active}
         self.meters = {
-            m.id: m for m in meters if m.active and (chosen is None or m.id in chosen)
+            meter_id: meter
+            for meter_id, meter in self.available_meters.items()
+            if chosen is None or meter_id in chosen
         }
 
     @override

@@ -1,0 +1,307 @@
+"""The config flow: add, re-authorize, reconfigure and tune an inexogy account."""
+
+from typing import Any
+
+from homeassistant import config_entries
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
+import pytest
+
+from custom_components.smart_meter_cloud.const import DOMAIN
+from tests.simulator.inexogy import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    ELECTRICITY_METER_ID,
+    GAS_METER_ID,
+    Fault,
+)
+
+from .conftest import Inexogy, add_inexogy_entry, start_inexogy_flow
+
+OTHER_EMAIL = "other@example.com"
+OTHER_PASSWORD = "other-password"
+
+
+async def test_user_flow_recovers_from_a_wrong_password(
+    hass: HomeAssistant, inexogy: Inexogy
+) -> None:
+    flow_id = await start_inexogy_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        {
+            "email": DEMO_EMAIL,
+            "password": "wrong",
+            "advanced": {"base_url": inexogy.url},
+        },
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    # The form never sends a password back to the browser.
+    assert "wrong" not in str(result["data_schema"].schema)
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        {
+            "email": f" {DEMO_EMAIL.upper()} ",
+            "password": DEMO_PASSWORD,
+            "advanced": {"base_url": inexogy.url},
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    assert entry.unique_id == f"inexogy_{DEMO_EMAIL}"
+    assert entry.data["provider"] == "inexogy"
+    assert entry.data["base_url"] == inexogy.url
+    assert set(entry.data) == {
+        "provider",
+        "email",
+        "consumer_key",
+        "consumer_secret",
+        "access_token",
+        "access_token_secret",
+        "base_url",
+    }
+    assert DEMO_PASSWORD not in str(entry.data)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (Fault.SERVER_ERROR, "cannot_connect"),
+        (Fault.MALFORMED_JSON, "cannot_connect"),
+        (Fault.RATE_LIMITED, "cannot_connect"),
+    ],
+)
+async def test_user_flow_errors_from_the_cloud(
+    hass: HomeAssistant, inexogy: Inexogy, fault: Fault, error: str
+) -> None:
+    flow_id = await start_inexogy_flow(hass)
+    user_input = {
+        "email": DEMO_EMAIL,
+        "password": DEMO_PASSWORD,
+        "advanced": {"base_url": inexogy.url},
+    }
+    inexogy.sim.fault = fault
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": error}
+
+    inexogy.sim.fault = Fault.NONE
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_user_flow_cannot_reach_the_cloud(
+    hass: HomeAssistant, inexogy: Inexogy
+) -> None:
+    await inexogy.sim.stop()
+    flow_id = await start_inexogy_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        {
+            "email": DEMO_EMAIL,
+            "password": DEMO_PASSWORD,
+            "advanced": {"base_url": inexogy.url},
+        },
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_user_flow_no_active_meters(
+    hass: HomeAssistant, inexogy: Inexogy
+) -> None:
+    active = [m for m in inexogy.sim.meters if m.active]
+    inexogy.sim.meters = [m for m in inexogy.sim.meters if not m.active]
+    flow_id = await start_inexogy_flow(hass)
+    user_input = {
+        "email": DEMO_EMAIL,
+        "password": DEMO_PASSWORD,
+        "advanced": {"base_url": inexogy.url},
+    }
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["errors"] == {"base": "no_meters"}
+
+    inexogy.sim.meters.extend(active)
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_user_flow_unexpected_answer(
+    hass: HomeAssistant, inexogy: Inexogy
+) -> None:
+    """A meter record without an id is a bug to report, not a connection issue."""
+    inexogy.sim.meters[0].data.pop("meterId")
+    flow_id = await start_inexogy_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        {
+            "email": DEMO_EMAIL,
+            "password": DEMO_PASSWORD,
+            "advanced": {"base_url": inexogy.url},
+        },
+    )
+    assert result["errors"] == {"base": "unknown"}
+
+
+async def test_user_flow_folds_away_the_api_address(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_configure(
+        await start_inexogy_flow(hass), None
+    )
+    schema = result["data_schema"].schema
+    assert [str(key) for key in schema] == ["email", "password", "advanced"]
+    assert schema["advanced"].options == {"collapsed": True}
+
+
+async def test_one_entry_per_account(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    flow_id = await start_inexogy_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        {
+            "email": DEMO_EMAIL.upper(),
+            "password": DEMO_PASSWORD,
+            "advanced": {"base_url": inexogy.url},
+        },
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def _revoke_and_wait_for_reauth(
+    hass: HomeAssistant, inexogy: Inexogy, entry: ConfigEntry
+) -> dict[str, Any]:
+    inexogy.sim.revoke_tokens()
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert len(flows) == 1
+    assert flows[0]["context"]["source"] == config_entries.SOURCE_REAUTH
+    return flows[0]
+
+
+async def test_reauth_after_the_token_is_revoked(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    old_token = inexogy_entry.data["access_token"]
+    flow = await _revoke_and_wait_for_reauth(hass, inexogy, inexogy_entry)
+    assert flow["step_id"] == "reauth_confirm"
+    assert hass.states.get("sensor.electricity_meter_3456_power").state == "unavailable"
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {"password": "wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {"password": DEMO_PASSWORD}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert inexogy_entry.data["access_token"] != old_token
+    assert DEMO_PASSWORD not in str(inexogy_entry.data)
+    assert inexogy_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.electricity_meter_3456_power").state != "unavailable"
+
+
+async def _start_reconfigure(hass: HomeAssistant, entry: ConfigEntry) -> Any:
+    return await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={
+            "source": config_entries.SOURCE_RECONFIGURE,
+            "entry_id": entry.entry_id,
+        },
+    )
+
+
+async def test_reconfigure(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    inexogy.sim.accounts[OTHER_EMAIL] = OTHER_PASSWORD
+    result = await _start_reconfigure(hass, inexogy_entry)
+    assert result["step_id"] == "reconfigure"
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "email": OTHER_EMAIL,
+            "password": OTHER_PASSWORD,
+            "advanced": {"base_url": inexogy.url},
+        },
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_account"
+
+    result = await _start_reconfigure(hass, inexogy_entry)
+    inexogy.sim.fault = Fault.SERVER_ERROR
+    user_input = {
+        "email": DEMO_EMAIL,
+        "password": DEMO_PASSWORD,
+        "advanced": {"base_url": inexogy.url},
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    inexogy.sim.fault = Fault.NONE
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert inexogy_entry.state is ConfigEntryState.LOADED
+
+
+async def test_options_choose_meters_and_interval(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    assert result["step_id"] == "init"
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 120, "meters": []}
+    )
+    assert result["errors"] == {"meters": "no_meters"}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 120, "meters": [ELECTRICITY_METER_ID]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    coordinator = inexogy_entry.runtime_data
+    assert list(coordinator.meters) == [ELECTRICITY_METER_ID]
+    assert coordinator.update_interval.total_seconds() == 120
+
+    before = inexogy.sim.request_count("/last_reading")
+    await coordinator.async_refresh()
+    assert inexogy.sim.request_count("/last_reading") == before + 1
+    # A meter left out takes its device and entities with it.
+    assert (
+        entity_registry.async_get_entity_id(
+            "sensor", DOMAIN, f"inexogy_{GAS_METER_ID}_volume"
+        )
+        is None
+    )
+
+
+async def test_options_without_a_loaded_entry(
+    hass: HomeAssistant, inexogy: Inexogy
+) -> None:
+    entry = await add_inexogy_entry(hass, inexogy.url)
+    await hass.config_entries.async_unload(entry.entry_id)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert [str(key) for key in result["data_schema"].schema] == ["scan_interval"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 15}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {"scan_interval": 15}
