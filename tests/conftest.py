@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -50,8 +51,10 @@ class Inexogy:
 
 
 @pytest.fixture
-async def inexogy(socket_enabled: None) -> AsyncIterator[Inexogy]:
-    """Serve the inexogy simulator on loopback."""
+async def inexogy(
+    socket_enabled: None, freezer: FrozenDateTimeFactory
+) -> AsyncIterator[Inexogy]:
+    """Serve the inexogy simulator on loopback, on a clock the test moves."""
     sim = InexogySimulator()
     url = await sim.start()
     yield Inexogy(sim, url)

@@ -26,6 +26,9 @@ from .errors import (
 from .models import Medium, Meter, Quantity, Reading
 
 _LOGGER = logging.getLogger(__name__)
+# oauthlib logs every signed URL, tokens included, at debug level.
+if logging.getLogger("oauthlib").level == logging.NOTSET:
+    logging.getLogger("oauthlib").setLevel(logging.INFO)
 
 DEFAULT_BASE_URL: Final = "https://api.inexogy.com/public/v1"
 APP_NAME: Final = "Home Assistant Smart Meter Cloud"

@@ -1,0 +1,1 @@
+"""Fake provider clouds (aiohttp apps) for tests, development and benchmarks."""
