@@ -1,0 +1,157 @@
+"""The HA-free inexogy client against the simulator, and its pure parts."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from custom_components.smart_meter_cloud.api.errors import (
+    AuthError,
+    BadRequestError,
+    CannotConnectError,
+    InvalidResponseError,
+    RateLimitedError,
+)
+from custom_components.smart_meter_cloud.api.inexogy import (
+    InexogyClient,
+    parse_meter,
+    parse_reading,
+)
+from custom_components.smart_meter_cloud.api.models import Medium, Quantity, Reading
+from custom_components.smart_meter_cloud.coordinator import keep_totals_monotonic
+from tests.simulator.inexogy import (
+    ALIAS_METER_ID,
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    ELECTRICITY_METER_ID,
+    Fault,
+)
+
+from .conftest import Inexogy
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+async def client(inexogy: Inexogy) -> AsyncIterator[InexogyClient]:
+    async with aiohttp.ClientSession() as session:
+        client = InexogyClient(session, base_url=inexogy.url)
+        await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
+        yield client
+
+
+@pytest.mark.freeze_time(NOW)
+async def test_hourly_history(client: InexogyClient) -> None:
+    readings = await client.readings(
+        ELECTRICITY_METER_ID, NOW - timedelta(hours=3), NOW
+    )
+    assert [r.time for r in readings] == [
+        NOW - timedelta(hours=h) for h in (3, 2, 1, 0)
+    ]
+    totals = [r.values[Quantity.ENERGY_IMPORT] for r in readings]
+    assert totals == sorted(totals)
+
+
+async def test_aliases_fold_into_one_vocabulary(client: InexogyClient) -> None:
+    reading = await client.last_reading(ALIAS_METER_ID)
+    assert {Quantity.POWER_L1, Quantity.POWER_L2, Quantity.POWER_L3} <= set(
+        reading.values
+    )
+    assert Quantity.VOLTAGE_L1 not in reading.values
+
+
+async def test_bad_request_carries_the_api_text(client: InexogyClient) -> None:
+    with pytest.raises(BadRequestError, match="Invalid meterId: nope"):
+        await client.last_reading("nope")
+
+
+async def test_errors_a_caller_can_act_on(
+    client: InexogyClient, inexogy: Inexogy
+) -> None:
+    inexogy.sim.fault = Fault.RATE_LIMITED
+    inexogy.sim.retry_after = 42
+    with pytest.raises(RateLimitedError) as limited:
+        await client.meters()
+    assert limited.value.retry_after == 42
+    inexogy.sim.fault = Fault.SERVER_ERROR
+    with pytest.raises(CannotConnectError, match="HTTP 502"):
+        await client.meters()
+    inexogy.sim.fault = Fault.MALFORMED_JSON
+    with pytest.raises(InvalidResponseError):
+        await client.meters()
+    inexogy.sim.fault = Fault.REVOKED_TOKEN
+    with pytest.raises(AuthError):
+        await client.meters()
+
+
+async def test_unauthorized_client_does_not_ask() -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(AuthError):
+            await InexogyClient(session).meters()
+
+
+def test_parse_meter_skips_unknown_kinds() -> None:
+    assert parse_meter({"meterId": "x", "measurementType": "PRESSURE"}) is None
+    meter = parse_meter(
+        {"meterId": "x", "measurementType": "gas", "firstMeasurementTime": -1}
+    )
+    assert meter is not None
+    assert meter.medium is Medium.GAS
+    assert not meter.active
+    assert meter.manufacturer == "inexogy"
+
+
+def test_parse_reading_scales_to_canonical_units() -> None:
+    reading = parse_reading(
+        {
+            "time": 1763900126702,
+            "values": {
+                "energy": 119348699715000,
+                "energyOut": 55048723044000,
+                "power": -412330,
+                "phase1Voltage": 239800,
+                "phase2Current": 1234,
+                "volume": 5000,
+                "somethingNew": 7,
+                "energy1": "n/a",
+            },
+        }
+    )
+    assert reading.values == {
+        Quantity.ENERGY_IMPORT: pytest.approx(11934.8699715),
+        Quantity.ENERGY_EXPORT: pytest.approx(5504.8723044),
+        Quantity.POWER: pytest.approx(-412.33),
+        Quantity.VOLTAGE_L1: pytest.approx(239.8),
+        Quantity.CURRENT_L2: pytest.approx(1.234),
+        Quantity.VOLUME: pytest.approx(5.0),
+    }
+    assert reading.time == datetime(2025, 11, 23, 12, 15, 26, 702000, tzinfo=UTC)
+
+
+def _reading(**values: float) -> Reading:
+    return Reading(NOW, {Quantity(k): v for k, v in values.items()})
+
+
+def test_totals_never_go_backwards() -> None:
+    before = _reading(energy_import=100.0, energy_export=50.0, power=10.0)
+    lower = keep_totals_monotonic(
+        before, _reading(energy_import=99.0, energy_export=51.0, power=20.0)
+    )
+    assert lower.values == {
+        Quantity.ENERGY_IMPORT: 100.0,
+        Quantity.ENERGY_EXPORT: 51.0,
+        Quantity.POWER: 20.0,
+    }
+    zeros = keep_totals_monotonic(
+        before, _reading(energy_import=0.0, energy_export=0.0, power=5.0)
+    )
+    assert zeros.values[Quantity.ENERGY_IMPORT] == 100.0
+    # Without an earlier value a glitch shows nothing rather than zero.
+    first = keep_totals_monotonic(None, _reading(energy_import=0.0, power=5.0))
+    assert first.values == {Quantity.POWER: 5.0}
+    # A register that is zero on its own (an unused tariff) is real.
+    tariff = keep_totals_monotonic(
+        None, _reading(energy_import=5.0, energy_export_tariff_1=0.0)
+    )
+    assert tariff.values[Quantity.ENERGY_EXPORT_TARIFF_1] == 0.0
