@@ -6,18 +6,22 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.entity import Entity
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
 # Imported before the `hass` fixture so that the test plugin's own
 # `custom_components` package does not shadow ours.
 import custom_components.smart_meter_cloud  # noqa: F401
 from custom_components.smart_meter_cloud.const import DOMAIN
+from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD, InexogySimulator
 
 
@@ -98,3 +102,76 @@ async def inexogy_entry(
 ) -> config_entries.ConfigEntry:
     """The demo inexogy account, set up."""
     return await add_inexogy_entry(hass, inexogy.url)
+
+
+@dataclass
+class Ready:
+    """A running READY simulator, its address and Home Assistant's public one."""
+
+    sim: ready_sim.ReadySimulator
+    url: str
+    ha_url: str
+
+    def user_input(self, **changes: Any) -> dict[str, Any]:
+        """The READY form filled in for the simulator's demo tenant."""
+        return {
+            "region": "custom",
+            "tenant_id": ready_sim.DEMO_TENANT_ID,
+            "client_id": ready_sim.DEMO_CLIENT_ID,
+            "client_secret": ready_sim.DEMO_CLIENT_SECRET,
+            "api_key": ready_sim.DEMO_API_KEY,
+            "advanced": {"base_url": self.url, "token_url": self.sim.token_url},
+        } | changes
+
+
+@pytest.fixture
+async def ready(
+    hass: HomeAssistant,
+    aiohttp_client: ClientSessionGenerator,
+    socket_enabled: None,
+    freezer: FrozenDateTimeFactory,
+) -> AsyncIterator[Ready]:
+    """Serve the READY simulator, with Home Assistant reachable for its pushes."""
+    assert await async_setup_component(hass, "webhook", {})
+    # No access log: it cannot format a frozen clock's local time.
+    client = await aiohttp_client(hass.http.app, server_kwargs={"access_log": None})
+    ha_url = str(client.make_url("/")).rstrip("/")
+    await hass.config.async_update(external_url=ha_url)
+    sim = ready_sim.ReadySimulator()
+    url = await sim.start()
+    yield Ready(sim, url, ha_url)
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        await hass.config_entries.async_unload(entry.entry_id)
+    await sim.stop()
+
+
+async def settle(hass: HomeAssistant, ready: Ready) -> None:
+    """Let Home Assistant and the simulator finish what they started."""
+    for _ in range(3):
+        await hass.async_block_till_done(wait_background_tasks=True)
+        await ready.sim.settle()
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def add_ready_entry(hass: HomeAssistant, ready: Ready) -> ConfigEntry:
+    """Add the demo tenant through the config flow; wait for the handshake."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "kamstrup_ready"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ready.user_input()
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await settle(hass, ready)
+    entry = result["result"]
+    assert isinstance(entry, ConfigEntry)
+    return entry
+
+
+@pytest.fixture
+async def ready_entry(hass: HomeAssistant, ready: Ready) -> ConfigEntry:
+    """The demo READY tenant, set up and subscribed."""
+    return await add_ready_entry(hass, ready)

@@ -176,7 +176,7 @@ async def _revoke_and_wait_for_reauth(
     hass: HomeAssistant, inexogy: Inexogy, entry: ConfigEntry
 ) -> dict[str, Any]:
     inexogy.sim.revoke_tokens()
-    await entry.runtime_data.async_refresh()
+    await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert len(flows) == 1
@@ -277,7 +277,7 @@ async def test_options_choose_meters_and_interval(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    coordinator = inexogy_entry.runtime_data
+    coordinator = inexogy_entry.runtime_data.coordinator
     assert list(coordinator.meters) == [ELECTRICITY_METER_ID]
     assert coordinator.update_interval.total_seconds() == 120
 

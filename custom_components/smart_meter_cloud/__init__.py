@@ -1,30 +1,56 @@
 """Smart Meter Cloud: cloud-connected utility meters in Home Assistant."""
 
-from homeassistant.const import CONF_ACCESS_TOKEN, Platform
+from homeassistant.components.webhook import async_generate_id
+from homeassistant.const import (
+    CONF_ACCESS_TOKEN,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_REGION,
+    CONF_WEBHOOK_ID,
+    Platform,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .api.inexogy import DEFAULT_BASE_URL, InexogyClient, InexogyCredentials
 from .api.models import MeterClient
+from .api.ready import BASE_URLS, ReadyClient
 from .const import (
     CONF_ACCESS_TOKEN_SECRET,
     CONF_BASE_URL,
     CONF_CONSUMER_KEY,
     CONF_CONSUMER_SECRET,
     CONF_PROVIDER,
+    CONF_SCOPE,
+    CONF_STATUS_WEBHOOK_ID,
+    CONF_TENANT_ID,
+    CONF_TOKEN_URL,
     DOMAIN,
+    PROVIDER_READY,
 )
-from .coordinator import SmartMeterConfigEntry, SmartMeterCoordinator
+from .coordinator import RuntimeData, SmartMeterConfigEntry, SmartMeterCoordinator
+from .webhook import ReadyPushes
 
-PLATFORMS = [Platform.SENSOR]
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
 
 def create_client(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> MeterClient:
     """Build the provider's client from the entry's stored credentials."""
     data = entry.data
+    session = async_get_clientsession(hass)
+    if data[CONF_PROVIDER] == PROVIDER_READY:
+        return ReadyClient(
+            session,
+            tenant_id=data[CONF_TENANT_ID],
+            client_id=data[CONF_CLIENT_ID],
+            client_secret=data[CONF_CLIENT_SECRET],
+            base_url=data.get(CONF_BASE_URL) or BASE_URLS[data[CONF_REGION]],
+            token_url=data.get(CONF_TOKEN_URL),
+            scope=data.get(CONF_SCOPE),
+        )
     return InexogyClient(
-        async_get_clientsession(hass),
+        session,
         base_url=data.get(CONF_BASE_URL, DEFAULT_BASE_URL),
         credentials=InexogyCredentials(
             data[CONF_CONSUMER_KEY],
@@ -37,14 +63,33 @@ def create_client(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> MeterCli
 
 async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:
     """Set up a cloud account from a config entry."""
-    coordinator = SmartMeterCoordinator(
-        hass, entry, create_client(hass, entry), entry.data[CONF_PROVIDER]
-    )
+    client = create_client(hass, entry)
+    coordinator = SmartMeterCoordinator(hass, entry, client, entry.data[CONF_PROVIDER])
     await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = coordinator
+    entry.runtime_data = RuntimeData(coordinator)
     _remove_stale_devices(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if isinstance(client, ReadyClient):
+        pushes = ReadyPushes(
+            hass, entry, coordinator, client, _webhook_ids(hass, entry)
+        )
+        entry.runtime_data.pushes = pushes
+        await pushes.async_start()
     return True
+
+
+def _webhook_ids(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> tuple[str, str]:
+    """Keep the webhook ids stable, so a stale subscription can be found again."""
+    if CONF_WEBHOOK_ID not in entry.data:
+        hass.config_entries.async_update_entry(
+            entry,
+            data={
+                **entry.data,
+                CONF_WEBHOOK_ID: async_generate_id(),
+                CONF_STATUS_WEBHOOK_ID: async_generate_id(),
+            },
+        )
+    return entry.data[CONF_WEBHOOK_ID], entry.data[CONF_STATUS_WEBHOOK_ID]
 
 
 def _remove_stale_devices(
@@ -64,5 +109,7 @@ def _remove_stale_devices(
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:
-    """Unload a config entry."""
+    """Unload a config entry; READY stops pushing first."""
+    if (pushes := entry.runtime_data.pushes) is not None:
+        await pushes.async_stop()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 import logging
 from typing import Any, override
 
+from aiohttp import ClientSession
 from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
@@ -11,8 +12,12 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import (
     CONF_ACCESS_TOKEN,
+    CONF_API_KEY,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
     CONF_EMAIL,
     CONF_PASSWORD,
+    CONF_REGION,
     CONF_SCAN_INTERVAL,
 )
 from homeassistant.core import callback
@@ -25,6 +30,7 @@ from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -34,6 +40,7 @@ import probatio as vol
 from .api.errors import AuthError, SmartMeterCloudError
 from .api.inexogy import DEFAULT_BASE_URL, InexogyClient
 from .api.models import Meter
+from .api.ready import BASE_URLS, ReadyClient
 from .const import (
     CONF_ACCESS_TOKEN_SECRET,
     CONF_BASE_URL,
@@ -41,11 +48,16 @@ from .const import (
     CONF_CONSUMER_SECRET,
     CONF_METERS,
     CONF_PROVIDER,
+    CONF_SCOPE,
+    CONF_TENANT_ID,
+    CONF_TOKEN_URL,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     MAX_SCAN_INTERVAL,
     MIN_SCAN_INTERVAL,
     PROVIDER_INEXOGY,
+    PROVIDER_READY,
+    REGION_CUSTOM,
 )
 from .coordinator import SmartMeterConfigEntry
 
@@ -60,29 +72,91 @@ _PASSWORD = TextSelector(
     TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="current-password")
 )
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+_TEXT = TextSelector()
 
 
 class NoMetersError(Exception):
     """The account has no meter we could show."""
 
 
+# Never sent back to a form, never logged.
+_SECRETS = frozenset({CONF_PASSWORD, CONF_CLIENT_SECRET, CONF_API_KEY})
+_ADVANCED_FIELDS = (CONF_BASE_URL, CONF_TOKEN_URL, CONF_SCOPE)
+
+
+def _advanced(*fields: str) -> section:
+    """Addresses for testing and the simulators, folded away."""
+    return section(
+        vol.Schema({vol.Optional(field): _URL for field in fields}),
+        {"collapsed": True},
+    )
+
+
+INEXOGY_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_EMAIL): _EMAIL,
+        vol.Required(CONF_PASSWORD): _PASSWORD,
+        vol.Optional(SECTION_ADVANCED): _advanced(CONF_BASE_URL),
+    }
+)
+READY_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_REGION, default="eu"): SelectSelector(
+            SelectSelectorConfig(
+                options=[*BASE_URLS, REGION_CUSTOM],
+                translation_key=CONF_REGION,
+                mode=SelectSelectorMode.DROPDOWN,
+            )
+        ),
+        vol.Required(CONF_TENANT_ID): _TEXT,
+        vol.Required(CONF_CLIENT_ID): _TEXT,
+        vol.Required(CONF_CLIENT_SECRET): _PASSWORD,
+        vol.Required(CONF_API_KEY): _PASSWORD,
+        vol.Optional(SECTION_ADVANCED): _advanced(*_ADVANCED_FIELDS),
+    }
+)
+READY_REAUTH_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_CLIENT_SECRET): _PASSWORD,
+        vol.Required(CONF_API_KEY): _PASSWORD,
+    }
+)
+
+
 def _suggested(values: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What a form may show again: never the password."""
-    values = values or {}
-    suggested = {k: v for k, v in values.items() if k == CONF_EMAIL}
-    if CONF_BASE_URL in values:  # stored entry data is flat
-        suggested[SECTION_ADVANCED] = {CONF_BASE_URL: values[CONF_BASE_URL]}
-    elif SECTION_ADVANCED in values:
-        suggested[SECTION_ADVANCED] = values[SECTION_ADVANCED]
-    return suggested
+    """What a form may show again: everything but secrets."""
+    values = dict(values or {})
+    # Stored entry data is flat; the form folds the addresses into a section.
+    advanced = dict(values.pop(SECTION_ADVANCED, None) or {})
+    advanced |= {f: values.pop(f) for f in _ADVANCED_FIELDS if f in values}
+    suggested = {k: v for k, v in values.items() if k not in _SECRETS}
+    return suggested | ({SECTION_ADVANCED: advanced} if advanced else {})
 
 
-def _unique_id(email: str) -> str:
-    return f"{PROVIDER_INEXOGY}_{email.strip().lower()}"
+def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored entry data in the shape the forms submit."""
+    values = {k: v for k, v in data.items() if k not in _ADVANCED_FIELDS}
+    values[SECTION_ADVANCED] = {f: data[f] for f in _ADVANCED_FIELDS if f in data}
+    return values
+
+
+def _unique_id(data: Mapping[str, Any]) -> str:
+    """One entry per inexogy account, and per READY tenant and client."""
+    if data[CONF_PROVIDER] == PROVIDER_READY:
+        account = f"{data[CONF_TENANT_ID]}_{data[CONF_CLIENT_ID]}"
+    else:
+        account = data[CONF_EMAIL]
+    return f"{data[CONF_PROVIDER]}_{account.strip().lower()}"
+
+
+def _title(data: Mapping[str, Any]) -> str:
+    if data[CONF_PROVIDER] == PROVIDER_READY:
+        return f"Kamstrup READY {data[CONF_TENANT_ID][:8]}"
+    return str(data[CONF_EMAIL])
 
 
 class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Adds an inexogy account."""
+    """Adds an inexogy account or a READY tenant."""
 
     VERSION = 1
 
@@ -100,23 +174,36 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Let the user pick the provider."""
-        return self.async_show_menu(step_id="user", menu_options=[PROVIDER_INEXOGY])
+        return self.async_show_menu(
+            step_id="user", menu_options=[PROVIDER_INEXOGY, PROVIDER_READY]
+        )
 
     async def async_step_inexogy(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Sign in with inexogy e-mail and password."""
+        return await self._async_add(PROVIDER_INEXOGY, INEXOGY_SCHEMA, user_input)
+
+    async def async_step_kamstrup_ready(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a READY tenant with its OAuth client and API key."""
+        return await self._async_add(PROVIDER_READY, READY_SCHEMA, user_input)
+
+    async def _async_add(
+        self, provider: str, schema: vol.Schema, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
         errors: dict[str, str] = {}
         if user_input is not None:
-            await self.async_set_unique_id(_unique_id(user_input[CONF_EMAIL]))
-            self._abort_if_unique_id_configured()
-            data, errors = await self._authorize(user_input)
+            data, errors = await self._validate(provider, user_input)
             if data is not None:
-                return self.async_create_entry(title=data[CONF_EMAIL], data=data)
+                await self.async_set_unique_id(_unique_id(data))
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(title=_title(data), data=data)
         return self.async_show_form(
-            step_id="inexogy",
+            step_id=provider,
             data_schema=self.add_suggested_values_to_schema(
-                self._inexogy_schema(), _suggested(user_input)
+                schema, _suggested(user_input)
             ),
             errors=errors,
         )
@@ -124,102 +211,145 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth(
         self, entry_data: Mapping[str, Any]
     ) -> ConfigFlowResult:
-        """The token was revoked: ask for the password again."""
+        """The cloud no longer accepts our credentials: ask for new ones."""
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Authorize again with the stored e-mail and a fresh password."""
+        """inexogy: the password again. READY: the client secret and API key."""
         entry = self._get_reauth_entry()
+        provider = entry.data[CONF_PROVIDER]
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = await self._authorize(
-                {
-                    CONF_EMAIL: entry.data[CONF_EMAIL],
-                    CONF_PASSWORD: user_input[CONF_PASSWORD],
-                    SECTION_ADVANCED: {
-                        CONF_BASE_URL: entry.data.get(CONF_BASE_URL, DEFAULT_BASE_URL)
-                    },
-                }
+            data, errors = await self._validate(
+                provider, _form_values(entry.data) | user_input
             )
             if data is not None:
-                await self.async_set_unique_id(_unique_id(data[CONF_EMAIL]))
+                await self.async_set_unique_id(_unique_id(data))
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self.async_update_reload_and_abort(entry, data=data)
+        schema = (
+            READY_REAUTH_SCHEMA
+            if provider == PROVIDER_READY
+            else vol.Schema({vol.Required(CONF_PASSWORD): _PASSWORD})
+        )
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=vol.Schema({vol.Required(CONF_PASSWORD): _PASSWORD}),
-            description_placeholders={"email": entry.data[CONF_EMAIL]},
+            data_schema=schema,
+            description_placeholders={"account": entry.title},
             errors=errors,
         )
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Sign in again, possibly against another server, same account."""
+        """Change credentials or addresses; the account stays the same."""
         entry = self._get_reconfigure_entry()
+        provider = entry.data[CONF_PROVIDER]
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = await self._authorize(user_input)
+            data, errors = await self._validate(provider, user_input)
             if data is not None:
-                await self.async_set_unique_id(_unique_id(data[CONF_EMAIL]))
+                await self.async_set_unique_id(_unique_id(data))
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self.async_update_reload_and_abort(entry, data=data)
+        schema = READY_SCHEMA if provider == PROVIDER_READY else INEXOGY_SCHEMA
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                self._inexogy_schema(), _suggested(user_input or entry.data)
+                schema, _suggested(user_input or entry.data)
             ),
             errors=errors,
         )
 
-    def _inexogy_schema(self) -> vol.Schema:
-        return vol.Schema(
-            {
-                vol.Required(CONF_EMAIL): _EMAIL,
-                vol.Required(CONF_PASSWORD): _PASSWORD,
-                # Another API address is for testing and the simulator only.
-                vol.Optional(SECTION_ADVANCED): section(
-                    vol.Schema({vol.Optional(CONF_BASE_URL): _URL}),
-                    {"collapsed": True},
-                ),
-            }
-        )
-
-    async def _authorize(
-        self, user_input: Mapping[str, Any]
+    async def _validate(
+        self, provider: str, user_input: Mapping[str, Any]
     ) -> tuple[dict[str, Any] | None, dict[str, str]]:
-        """Authorize and check there is a meter; the password is not kept."""
-        email = user_input[CONF_EMAIL].strip()
-        advanced = user_input.get(SECTION_ADVANCED) or {}
-        base_url = advanced.get(CONF_BASE_URL) or DEFAULT_BASE_URL
-        client = InexogyClient(async_get_clientsession(self.hass), base_url=base_url)
+        """Sign in and check there is a meter; map failures to form errors."""
+        session = async_get_clientsession(self.hass)
         try:
-            credentials = await client.authorize(email, user_input[CONF_PASSWORD])
-            if not any(meter.active for meter in await client.meters()):
-                raise NoMetersError
+            if provider == PROVIDER_READY:
+                data = await _validate_ready(session, user_input)
+            else:
+                data = await _validate_inexogy(session, user_input)
+        except BaseUrlRequiredError:
+            return None, {SECTION_ADVANCED: "base_url_required"}
         except AuthError:
             return None, {"base": "invalid_auth"}
         except SmartMeterCloudError as err:
-            _LOGGER.debug("Cannot reach inexogy: %s", err)
+            _LOGGER.debug("Cannot reach the cloud: %s", err)
             return None, {"base": "cannot_connect"}
         except NoMetersError:
             return None, {"base": "no_meters"}
         except Exception:
-            _LOGGER.exception("Unexpected error while signing in to inexogy")
+            _LOGGER.exception("Unexpected error while signing in")
             return None, {"base": "unknown"}
-        data: dict[str, Any] = {
-            CONF_PROVIDER: PROVIDER_INEXOGY,
-            CONF_EMAIL: email,
-            CONF_CONSUMER_KEY: credentials.consumer_key,
-            CONF_CONSUMER_SECRET: credentials.consumer_secret,
-            CONF_ACCESS_TOKEN: credentials.access_token,
-            CONF_ACCESS_TOKEN_SECRET: credentials.access_token_secret,
-        }
-        if base_url != DEFAULT_BASE_URL:
-            data[CONF_BASE_URL] = base_url
         return data, {}
+
+
+class BaseUrlRequiredError(Exception):
+    """A custom region needs its API address."""
+
+
+async def _validate_inexogy(
+    session: ClientSession, user_input: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Authorize with the password, which is then forgotten."""
+    email = user_input[CONF_EMAIL].strip()
+    advanced = user_input.get(SECTION_ADVANCED) or {}
+    base_url = advanced.get(CONF_BASE_URL) or DEFAULT_BASE_URL
+    client = InexogyClient(session, base_url=base_url)
+    credentials = await client.authorize(email, user_input[CONF_PASSWORD])
+    if not any(meter.active for meter in await client.meters()):
+        raise NoMetersError
+    data: dict[str, Any] = {
+        CONF_PROVIDER: PROVIDER_INEXOGY,
+        CONF_EMAIL: email,
+        CONF_CONSUMER_KEY: credentials.consumer_key,
+        CONF_CONSUMER_SECRET: credentials.consumer_secret,
+        CONF_ACCESS_TOKEN: credentials.access_token,
+        CONF_ACCESS_TOKEN_SECRET: credentials.access_token_secret,
+    }
+    if base_url != DEFAULT_BASE_URL:
+        data[CONF_BASE_URL] = base_url
+    return data
+
+
+async def _validate_ready(
+    session: ClientSession, user_input: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Get a token and the first page of meters."""
+    advanced = {k: v for k, v in (user_input.get(SECTION_ADVANCED) or {}).items() if v}
+    region = user_input[CONF_REGION]
+    if region == REGION_CUSTOM and not advanced.get(CONF_BASE_URL):
+        raise BaseUrlRequiredError
+    data: dict[str, Any] = {
+        CONF_PROVIDER: PROVIDER_READY,
+        CONF_REGION: region,
+        **{
+            key: str(user_input[key]).strip()
+            for key in (
+                CONF_TENANT_ID,
+                CONF_CLIENT_ID,
+                CONF_CLIENT_SECRET,
+                CONF_API_KEY,
+            )
+        },
+        **advanced,
+    }
+    client = ReadyClient(
+        session,
+        tenant_id=data[CONF_TENANT_ID],
+        client_id=data[CONF_CLIENT_ID],
+        client_secret=data[CONF_CLIENT_SECRET],
+        base_url=data.get(CONF_BASE_URL) or BASE_URLS[region],
+        token_url=data.get(CONF_TOKEN_URL),
+        scope=data.get(CONF_SCOPE),
+    )
+    if not await client.first_meters():
+        raise NoMetersError
+    return data
 
 
 class OptionsFlowHandler(OptionsFlowWithReload):
@@ -273,8 +403,8 @@ class OptionsFlowHandler(OptionsFlowWithReload):
 
 def _active_meters(entry: SmartMeterConfigEntry) -> dict[str, Meter]:
     """The account's active meters, known while the entry is loaded."""
-    coordinator = getattr(entry, "runtime_data", None)
-    return {} if coordinator is None else coordinator.available_meters
+    runtime = getattr(entry, "runtime_data", None)
+    return {} if runtime is None else runtime.coordinator.available_meters
 
 
 def _label(meter: Meter) -> str:

@@ -11,9 +11,19 @@ CONF_CONSUMER_KEY: Final = "consumer_key"
 CONF_CONSUMER_SECRET: Final = "consumer_secret"
 CONF_ACCESS_TOKEN_SECRET: Final = "access_token_secret"
 CONF_METERS: Final = "meters"
+CONF_TENANT_ID: Final = "tenant_id"
+CONF_TOKEN_URL: Final = "token_url"
+CONF_SCOPE: Final = "scope"
+CONF_STATUS_WEBHOOK_ID: Final = "status_webhook_id"
 
 PROVIDER_INEXOGY: Final = "inexogy"
+PROVIDER_READY: Final = "kamstrup_ready"
+REGION_CUSTOM: Final = "custom"
 
-DEFAULT_SCAN_INTERVAL: Final = {PROVIDER_INEXOGY: timedelta(seconds=30)}
+DEFAULT_SCAN_INTERVAL: Final = {
+    PROVIDER_INEXOGY: timedelta(seconds=30),
+    # READY pushes; polling is the safety net.
+    PROVIDER_READY: timedelta(hours=1),
+}
 MIN_SCAN_INTERVAL: Final = timedelta(seconds=10)
 MAX_SCAN_INTERVAL: Final = timedelta(hours=24)

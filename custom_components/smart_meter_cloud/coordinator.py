@@ -1,14 +1,14 @@
 """One coordinator per config entry keeps every chosen meter current."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 import logging
-from typing import override
+from typing import TYPE_CHECKING, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
@@ -19,12 +19,24 @@ from .api.errors import (
     RateLimitedError,
     SmartMeterCloudError,
 )
-from .api.models import TOTAL_QUANTITIES, Meter, MeterClient, Reading
+from .api.models import TOTAL_QUANTITIES, Alarm, Meter, MeterClient, Reading
 from .const import CONF_METERS, DEFAULT_SCAN_INTERVAL, DOMAIN
 
 _LOGGER = logging.getLogger(__name__)
 
-type SmartMeterConfigEntry = ConfigEntry[SmartMeterCoordinator]
+if TYPE_CHECKING:
+    from .webhook import ReadyPushes
+
+
+@dataclass(slots=True)
+class RuntimeData:
+    """What a loaded entry holds: its coordinator and, for READY, its pushes."""
+
+    coordinator: SmartMeterCoordinator
+    pushes: ReadyPushes | None = None
+
+
+type SmartMeterConfigEntry = ConfigEntry[RuntimeData]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +75,7 @@ def keep_totals_monotonic(previous: Reading | None, new: Reading) -> Reading:
                 values[quantity] = before[quantity]
             else:
                 del values[quantity]
-    return Reading(time=new.time, values=values)
+    return replace(new, values=values)
 
 
 class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
@@ -136,6 +148,31 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         for meter_id in previous.failures.keys() - failures.keys():
             _LOGGER.info("Meter %s is available again", meter_id)
         return MeterData(readings=readings, failures=failures)
+
+    @callback
+    def async_push_readings(self, pushed: Iterable[tuple[str, Reading]]) -> None:
+        """Apply pushed readings of our meters; an older hour never wins."""
+        data = self.data or MeterData()
+        readings = dict(data.readings)
+        for meter_id, reading in pushed:
+            old = readings.get(meter_id)
+            if meter_id not in self.meters or (old and reading.time < old.time):
+                continue
+            readings[meter_id] = keep_totals_monotonic(old, reading)
+        self.async_set_updated_data(MeterData(readings, data.failures))
+
+    @callback
+    def async_push_alarms(
+        self, pushed: Iterable[tuple[str, datetime, frozenset[Alarm], int]]
+    ) -> None:
+        """Apply pushed alarm changes of our meters."""
+        data = self.data or MeterData()
+        readings = dict(data.readings)
+        for meter_id, moment, alarms, code in pushed:
+            if meter_id in self.meters:
+                base = readings.get(meter_id) or Reading(time=moment, values={})
+                readings[meter_id] = replace(base, alarms=alarms, info_code=code)
+        self.async_set_updated_data(MeterData(readings, data.failures))
 
 
 def _translated(err: SmartMeterCloudError) -> Exception:

@@ -31,6 +31,16 @@ _SECRET_KEYS = (
     "customer_number",
     "title",
     "unique_id",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "api_key",
+    "webhook_id",
+    "status_webhook_id",
+    "subscription_id",
+    "webhook_uri",
+    "status_uri",
+    "verification_token",
 )
 
 
@@ -45,7 +55,8 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: SmartMeterConfigEntry
 ) -> dict[str, Any]:
     """Return the entry, its meters and their latest readings, redacted."""
-    coordinator = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
+    pushes = entry.runtime_data.pushes
     data = coordinator.data
     return async_redact_data(
         {
@@ -72,6 +83,13 @@ async def async_get_config_entry_diagnostics(
                 for meter_id, reading in data.readings.items()
             },
             "failures": dict(data.failures),
+            "pushes": None
+            if pushes is None
+            else {
+                "subscribed": pushes.subscription_id is not None,
+                "status": pushes.status,
+                "last_payloads": pushes.last_payloads,
+            },
         },
         TO_REDACT,
     )

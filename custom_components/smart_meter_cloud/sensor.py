@@ -18,7 +18,9 @@ from homeassistant.const import (
     UnitOfEnergy,
     UnitOfFrequency,
     UnitOfPower,
+    UnitOfTemperature,
     UnitOfVolume,
+    UnitOfVolumeFlowRate,
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -37,7 +39,7 @@ ANY_MEDIUM = frozenset(Medium)
 class MeterSensorDescription(SensorEntityDescription):
     """A sensor of the table; `value_fn` picks its value out of a reading."""
 
-    value_fn: Callable[[Reading], float | datetime | None]
+    value_fn: Callable[[Reading], float | int | datetime | None]
     media: frozenset[Medium] = ANY_MEDIUM
 
 
@@ -142,6 +144,44 @@ SENSORS: tuple[MeterSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
         suggested_display_precision=3,
     ),
+    _energy(Quantity.HEAT_ENERGY),
+    _energy(Quantity.COOLING_ENERGY),
+    _quantity(
+        Quantity.FLOW,
+        device_class=SensorDeviceClass.VOLUME_FLOW_RATE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfVolumeFlowRate.CUBIC_METERS_PER_HOUR,
+        suggested_display_precision=3,
+    ),
+    *(
+        _quantity(
+            q,
+            device_class=SensorDeviceClass.TEMPERATURE,
+            state_class=SensorStateClass.MEASUREMENT,
+            native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+            suggested_display_precision=1,
+        )
+        for q in (
+            Quantity.FORWARD_TEMPERATURE,
+            Quantity.RETURN_TEMPERATURE,
+            Quantity.WATER_TEMPERATURE,
+            Quantity.AMBIENT_TEMPERATURE,
+        )
+    ),
+    _quantity(
+        Quantity.TEMPERATURE_DIFFERENCE,
+        device_class=SensorDeviceClass.TEMPERATURE_DELTA,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTemperature.KELVIN,
+        suggested_display_precision=1,
+    ),
+    MeterSensorDescription(
+        key="info_code",
+        translation_key="info_code",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda reading: reading.info_code,
+    ),
     MeterSensorDescription(
         key="last_reading",
         translation_key="last_reading",
@@ -158,7 +198,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a sensor for every value a meter reports, now and when it first shows."""
-    coordinator = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
     known: set[tuple[str, str]] = set()
 
     @callback
@@ -198,7 +238,7 @@ class MeterSensor(MeterEntity, SensorEntity):
 
     @property
     @override
-    def native_value(self) -> float | datetime | None:
+    def native_value(self) -> float | int | datetime | None:
         """Return the value from the meter's latest good reading."""
         reading = self.coordinator.data.readings.get(self.meter_id)
         return None if reading is None else self.entity_description.value_fn(reading)

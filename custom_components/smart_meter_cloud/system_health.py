@@ -1,12 +1,16 @@
-"""System health: whether Home Assistant reaches the configured cloud."""
+"""System health: whether Home Assistant reaches the configured clouds."""
 
 from typing import Any
 
 from homeassistant.components import system_health
+from homeassistant.const import CONF_REGION
 from homeassistant.core import HomeAssistant, callback
 
 from .api.inexogy import DEFAULT_BASE_URL
-from .const import CONF_BASE_URL, CONF_PROVIDER, DOMAIN, PROVIDER_INEXOGY
+from .api.ready import BASE_URLS
+from .const import CONF_BASE_URL, CONF_PROVIDER, DOMAIN, PROVIDER_READY
+
+_KEYS = {PROVIDER_READY: "ready_reachable"}
 
 
 @callback
@@ -18,13 +22,18 @@ def async_register(
 
 
 async def system_health_info(hass: HomeAssistant) -> dict[str, Any]:
-    """Check that the inexogy API answers, at the URL an entry uses."""
-    url = next(
-        (
-            entry.data.get(CONF_BASE_URL, DEFAULT_BASE_URL)
-            for entry in hass.config_entries.async_loaded_entries(DOMAIN)
-            if entry.data[CONF_PROVIDER] == PROVIDER_INEXOGY
-        ),
-        DEFAULT_BASE_URL,
-    )
-    return {"inexogy_reachable": system_health.async_check_can_reach_url(hass, url)}
+    """Check that each configured provider's API answers."""
+    urls: dict[str, str] = {}
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        provider = entry.data[CONF_PROVIDER]
+        default = (
+            BASE_URLS.get(entry.data.get(CONF_REGION, ""), "")
+            if provider == PROVIDER_READY
+            else DEFAULT_BASE_URL
+        )
+        key = _KEYS.get(provider, "inexogy_reachable")
+        urls.setdefault(key, entry.data.get(CONF_BASE_URL) or default)
+    return {
+        key: system_health.async_check_can_reach_url(hass, url)
+        for key, url in urls.items()
+    }

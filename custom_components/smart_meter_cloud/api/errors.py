@@ -21,6 +21,11 @@ class RateLimitedError(SmartMeterCloudError):
 class BadRequestError(SmartMeterCloudError):
     """The cloud refused a request; the message is the cloud's own text."""
 
+    def __init__(self, message: str, status: int = 400) -> None:
+        """Keep the HTTP status beside the cloud's text."""
+        super().__init__(message)
+        self.status = status
+
 
 class CannotConnectError(SmartMeterCloudError):
     """The cloud is unreachable: DNS, timeout, refused connection or an outage page."""

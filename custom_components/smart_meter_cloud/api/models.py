@@ -47,10 +47,53 @@ class Quantity(StrEnum):
     CURRENT_L3 = "current_l3"
     FREQUENCY = "frequency"  # Hz
     VOLUME = "volume"  # m³
+    HEAT_ENERGY = "heat_energy"  # kWh
+    COOLING_ENERGY = "cooling_energy"  # kWh
+    FLOW = "flow"  # m³/h
+    FORWARD_TEMPERATURE = "forward_temperature"  # °C
+    RETURN_TEMPERATURE = "return_temperature"  # °C
+    TEMPERATURE_DIFFERENCE = "temperature_difference"  # K
+    WATER_TEMPERATURE = "water_temperature"  # °C
+    AMBIENT_TEMPERATURE = "ambient_temperature"  # °C
 
 
 # Registers that only ever grow; a lower value is a glitch or a meter change.
-TOTAL_QUANTITIES = frozenset(q for q in Quantity if q.startswith(("energy_", "volume")))
+TOTAL_QUANTITIES = frozenset(
+    {
+        *(q for q in Quantity if q.startswith("energy_")),
+        Quantity.VOLUME,
+        Quantity.HEAT_ENERGY,
+        Quantity.COOLING_ENERGY,
+    }
+)
+
+
+class Alarm(StrEnum):
+    """A condition a meter reports about itself."""
+
+    # Water meters
+    DRY = "dry"
+    REVERSE_FLOW = "reverse_flow"
+    LEAK = "leak"
+    BURST = "burst"
+    TAMPER = "tamper"
+    LOW_BATTERY = "low_battery"
+    LOW_AMBIENT_TEMPERATURE = "low_ambient_temperature"
+    HIGH_AMBIENT_TEMPERATURE = "high_ambient_temperature"
+    NO_CONSUMPTION = "no_consumption"
+    # Heat and cooling meters
+    NO_SUPPLY_VOLTAGE = "no_supply_voltage"
+    EXTERNAL_ALARM = "external_alarm"
+    FORWARD_TEMPERATURE_ABOVE_RANGE = "forward_temperature_above_range"
+    RETURN_TEMPERATURE_ABOVE_RANGE = "return_temperature_above_range"
+    FORWARD_TEMPERATURE_BELOW_RANGE = "forward_temperature_below_range"
+    RETURN_TEMPERATURE_BELOW_RANGE = "return_temperature_below_range"
+    INVALID_TEMPERATURE_DIFFERENCE = "invalid_temperature_difference"
+    AIR_IN_FLOW_SENSOR = "air_in_flow_sensor"
+    WRONG_FLOW_DIRECTION = "wrong_flow_direction"
+    FLOW_ABOVE_LIMIT = "flow_above_limit"
+    LEAK_INPUT_A = "leak_input_a"
+    LEAK_INPUT_B = "leak_input_b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +106,8 @@ class Meter:
     model: str
     serial: str
     active: bool
+    # The alarms this kind of meter can raise; empty when it reports none.
+    alarms: frozenset[Alarm] = frozenset()
     # The provider's own record, for redacted diagnostics only.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -73,6 +118,9 @@ class Reading:
 
     time: datetime
     values: Mapping[Quantity, float]
+    # Active alarms and the raw code they came from, for meters that report them.
+    alarms: frozenset[Alarm] | None = None
+    info_code: int | None = None
 
 
 class MeterClient(Protocol):

@@ -1,0 +1,78 @@
+"""Meter alarms as binary sensors, from one table keyed by alarm."""
+
+from typing import override
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .api.models import Alarm
+from .coordinator import SmartMeterConfigEntry, SmartMeterCoordinator
+from .entity import MeterEntity
+
+PARALLEL_UPDATES = 0
+
+_DEVICE_CLASSES = {
+    Alarm.LEAK: BinarySensorDeviceClass.MOISTURE,
+    Alarm.BURST: BinarySensorDeviceClass.MOISTURE,
+    Alarm.LEAK_INPUT_A: BinarySensorDeviceClass.MOISTURE,
+    Alarm.LEAK_INPUT_B: BinarySensorDeviceClass.MOISTURE,
+    Alarm.TAMPER: BinarySensorDeviceClass.TAMPER,
+    Alarm.LOW_BATTERY: BinarySensorDeviceClass.BATTERY,
+    Alarm.NO_SUPPLY_VOLTAGE: BinarySensorDeviceClass.POWER,
+}
+# What a household acts on is shown; sensor diagnostics stay in the background.
+_PRIMARY = {Alarm.LEAK, Alarm.BURST, Alarm.LEAK_INPUT_A, Alarm.LEAK_INPUT_B}
+
+ALARMS: dict[Alarm, BinarySensorEntityDescription] = {
+    alarm: BinarySensorEntityDescription(
+        key=alarm.value,
+        translation_key=alarm.value,
+        device_class=_DEVICE_CLASSES.get(alarm, BinarySensorDeviceClass.PROBLEM),
+        entity_category=None if alarm in _PRIMARY else EntityCategory.DIAGNOSTIC,
+    )
+    for alarm in Alarm
+}
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SmartMeterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a binary sensor for every alarm a meter can raise."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(
+        AlarmSensor(coordinator, meter.id, ALARMS[alarm])
+        for meter in coordinator.meters.values()
+        for alarm in sorted(meter.alarms)
+    )
+
+
+class AlarmSensor(MeterEntity, BinarySensorEntity):
+    """On while the meter reports the alarm."""
+
+    def __init__(
+        self,
+        coordinator: SmartMeterCoordinator,
+        meter_id: str,
+        description: BinarySensorEntityDescription,
+    ) -> None:
+        """Bind the sensor to its meter and alarm."""
+        super().__init__(coordinator, meter_id, description.key)
+        self.entity_description = description
+        self._alarm = Alarm(description.key)
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return whether the alarm is active in the latest reading."""
+        reading = self.coordinator.data.readings.get(self.meter_id)
+        if reading is None or reading.alarms is None:
+            return None
+        return self._alarm in reading.alarms

@@ -1,0 +1,335 @@
+"""READY pushes: webhooks, the subscription's lifecycle and its repairs."""
+
+from collections import deque
+from collections.abc import Callable, Coroutine
+import json
+import logging
+from typing import Any, Final
+
+from aiohttp import web
+from homeassistant.components import cloud, webhook
+from homeassistant.const import CONF_API_KEY, EVENT_CORE_CONFIG_UPDATE
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.network import NoURLAvailableError
+
+from .api.errors import InvalidResponseError, SmartMeterCloudError
+from .api.ready import (
+    ACTIVE,
+    SIGNATURE_HEADER,
+    AlarmsPush,
+    ReadingsPush,
+    ReadyClient,
+    Verification,
+    signature_valid,
+    verification_hash,
+)
+from .const import DOMAIN
+from .coordinator import SmartMeterConfigEntry, SmartMeterCoordinator
+
+_LOGGER = logging.getLogger(__name__)
+
+# 10,000 readings are about 4 MB; anything far beyond is not READY.
+MAX_BODY: Final = 16 * 1024 * 1024
+# Delivery ids remembered to apply a redelivery only once.
+REMEMBERED_DELIVERIES: Final = 10_000
+# How long READY may take to verify a new subscription before we look.
+VERIFY_TIMEOUT: Final = 60.0
+RETRY_FIRST: Final = 60.0
+RETRY_MAX: Final = 3600.0
+
+ISSUE_NO_URL: Final = "no_external_url"
+ISSUE_SUBSCRIPTION: Final = "subscription_failed"
+
+
+class ReadyPushes:
+    """Receives READY's pushes for one config entry and keeps it subscribed."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: SmartMeterConfigEntry,
+        coordinator: SmartMeterCoordinator,
+        client: ReadyClient,
+        webhook_ids: tuple[str, str],
+    ) -> None:
+        """Prepare; nothing is registered before `async_start`."""
+        self.hass = hass
+        self.entry = entry
+        self.coordinator = coordinator
+        self.client = client
+        self.data_id, self.status_id = webhook_ids
+        self.subscription_id: str | None = None
+        self.status: str | None = None
+        self._subscribing = False
+        self._delivered: deque[str] = deque(maxlen=REMEMBERED_DELIVERIES)
+        self._delivered_set: set[str] = set()
+        self._retry_delay = RETRY_FIRST
+        self._cancel: Callable[[], None] | None = None
+        self._unsubscribe_config: Callable[[], None] | None = None
+        self.last_payloads: dict[str, Any] = {}
+
+    @property
+    def _api_key(self) -> str:
+        return str(self.entry.data[CONF_API_KEY])
+
+    async def async_start(self) -> None:
+        """Register the webhooks first, then subscribe."""
+        for webhook_id, name, handler in (
+            (self.data_id, "READY data", self._handle_data),
+            (self.status_id, "READY status", self._handle_status),
+        ):
+            webhook.async_register(
+                self.hass, DOMAIN, name, webhook_id, handler, allowed_methods=["POST"]
+            )
+        self._unsubscribe_config = self.hass.bus.async_listen(
+            EVENT_CORE_CONFIG_UPDATE, self._on_config_update
+        )
+        await self._async_subscribe()
+
+    async def async_stop(self) -> None:
+        """Unsubscribe and unregister; READY then stops pushing to us."""
+        self._cancel_timer()
+        if self._unsubscribe_config:
+            self._unsubscribe_config()
+        if self.subscription_id is not None:
+            try:
+                await self.client.delete_subscription(self.subscription_id)
+            except SmartMeterCloudError as err:
+                _LOGGER.warning("Could not delete the READY subscription: %s", err)
+            self.subscription_id = None
+        webhook.async_unregister(self.hass, self.data_id)
+        webhook.async_unregister(self.hass, self.status_id)
+
+    async def _async_urls(self) -> tuple[str, str] | None:
+        """Public URLs of both webhooks: a cloudhook if we can, else external."""
+        if cloud.async_active_subscription(self.hass):
+            return (
+                await cloud.async_get_or_create_cloudhook(self.hass, self.data_id),
+                await cloud.async_get_or_create_cloudhook(self.hass, self.status_id),
+            )
+        try:
+            return tuple(  # type: ignore[return-value]
+                webhook.async_generate_url(
+                    self.hass, webhook_id, allow_internal=False, allow_ip=True
+                )
+                for webhook_id in (self.data_id, self.status_id)
+            )
+        except NoURLAvailableError:
+            return None
+
+    async def _async_subscribe(self) -> None:
+        """Subscribe, replacing any subscription of ours READY still has."""
+        self._cancel_timer()
+        urls = await self._async_urls()
+        if urls is None:
+            _LOGGER.warning(
+                "No external URL: READY cannot push, polling keeps meters current"
+            )
+            self._issue(ISSUE_NO_URL)
+            return
+        ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(ISSUE_NO_URL))
+        self._subscribing = True
+        try:
+            for old in await self.client.subscriptions():
+                if old.webhook_uri in urls or old.id == self.subscription_id:
+                    await self.client.delete_subscription(old.id)
+            self.subscription_id = self.status = None
+            self.subscription_id = await self.client.create_subscription(*urls)
+        except SmartMeterCloudError as err:
+            _LOGGER.warning("Could not subscribe to READY pushes: %s", err)
+            self._schedule_retry()
+        else:
+            self._schedule(VERIFY_TIMEOUT, self._async_check)
+        finally:
+            self._subscribing = False
+
+    async def _async_check(self) -> None:
+        """Ask READY itself how our subscription is.
+
+        A status post signed with a key we do not know never convinces us, so
+        a failed handshake shows up here rather than there.
+        """
+        try:
+            listed = await self.client.subscriptions()
+        except SmartMeterCloudError as err:
+            _LOGGER.debug("Cannot check the READY subscription: %s", err)
+            self._schedule(VERIFY_TIMEOUT, self._async_check)
+            return
+        status = next((s.status for s in listed if s.id == self.subscription_id), None)
+        self._set_status(status or "Deleted", "")
+
+    def _set_status(self, status: str, reason: str) -> None:
+        """Clear the repair when active; otherwise raise it and subscribe again."""
+        if status == self.status == ACTIVE:
+            return
+        self.status = status
+        if status == ACTIVE:
+            _LOGGER.info("READY pushes are active")
+            self._cancel_timer()
+            self._retry_delay = RETRY_FIRST
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(ISSUE_SUBSCRIPTION))
+            return
+        _LOGGER.warning("READY subscription is %s %s", status, reason)
+        self._issue(ISSUE_SUBSCRIPTION, status=status)
+        self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        delay = self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
+        self._schedule(delay, self._async_subscribe)
+
+    def _schedule(
+        self, delay: float, job: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Run one subscription job later; a newer one replaces it."""
+        self._cancel_timer()
+
+        @callback
+        def run(_: Any) -> None:
+            self._cancel = None
+            self.entry.async_create_background_task(
+                self.hass, job(), "smart_meter_cloud subscription"
+            )
+
+        self._cancel = async_call_later(self.hass, delay, run)
+
+    def _cancel_timer(self) -> None:
+        if self._cancel is not None:
+            self._cancel()
+            self._cancel = None
+
+    @callback
+    def _on_config_update(self, _: Event) -> None:
+        """An external URL may have been set: try again if we had none."""
+        if self.subscription_id is None and not self._subscribing:
+            self.entry.async_create_background_task(
+                self.hass, self._async_subscribe(), "smart_meter_cloud subscribe"
+            )
+
+    async def _handle_data(
+        self, hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response:
+        body = await _read(request)
+        if isinstance(body, web.Response):
+            return body
+        signed = request.headers.get(SIGNATURE_HEADER)
+        if signed is not None and not signature_valid(self._api_key, body, signed):
+            return _refuse(401, "signature mismatch")
+        data = _json(body)
+        if isinstance(data, web.Response):
+            return data
+        try:
+            push = self.client.parse_data_push(data)
+        except InvalidResponseError as err:
+            return _refuse(400, str(err))
+        if isinstance(push, Verification):
+            return self._answer_verification(push)
+        # Data must be signed; only the challenge may come without.
+        if signed is None:
+            return _refuse(401, "unsigned")
+        self.last_payloads[type(push).__name__] = _shape(data)
+        if push.delivery_id in self._delivered_set:
+            return web.json_response({"status": "duplicate"})
+        self._remember(push.delivery_id)
+        if isinstance(push, ReadingsPush):
+            self.coordinator.async_push_readings(push.readings)
+        elif isinstance(push, AlarmsPush):
+            self.coordinator.async_push_alarms(push.alarms)
+        return web.json_response({"status": "ok"})
+
+    def _answer_verification(self, push: Verification) -> web.Response:
+        """Prove we hold the API key, for our own pending subscription only.
+
+        Hashing whatever token arrives would let anyone have us sign a forged
+        push, so answer only while a subscription of ours awaits verification,
+        and never for a token that looks like a JSON body.
+        """
+        pending = self._subscribing or (
+            push.subscription_id == self.subscription_id and self.status != ACTIVE
+        )
+        if not pending or push.token.lstrip().startswith(("{", "[")):
+            return _refuse(403, "no verification expected")
+        return web.json_response(
+            {"verificationHash": verification_hash(self._api_key, push.token)}
+        )
+
+    async def _handle_status(
+        self, hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response:
+        body = await _read(request)
+        if isinstance(body, web.Response):
+            return body
+        if not signature_valid(
+            self._api_key, body, request.headers.get(SIGNATURE_HEADER)
+        ):
+            return _refuse(401, "signature mismatch")
+        data = _json(body)
+        if isinstance(data, web.Response):
+            return data
+        try:
+            status = self.client.parse_status_push(data)
+        except InvalidResponseError as err:
+            return _refuse(400, str(err))
+        self.last_payloads["StatusPush"] = _shape(data)
+        if self.subscription_id not in (None, status.subscription_id):
+            return web.json_response({"status": "not ours"})
+        self._set_status(status.status, status.reason)
+        return web.json_response({"status": "ok"})
+
+    def _remember(self, delivery_id: str) -> None:
+        if len(self._delivered) == self._delivered.maxlen:
+            self._delivered_set.discard(self._delivered[0])
+        self._delivered.append(delivery_id)
+        self._delivered_set.add(delivery_id)
+
+    def _issue_id(self, key: str) -> str:
+        return f"{key}_{self.entry.entry_id}"
+
+    def _issue(self, key: str, **placeholders: str) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._issue_id(key),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=key,
+            translation_placeholders={"title": self.entry.title, **placeholders},
+        )
+
+
+async def _read(request: web.Request) -> bytes | web.Response:
+    """Read the body, refusing what is too large before reading it all."""
+    if (request.content_length or 0) > MAX_BODY:
+        return _refuse(413, "too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_BODY:
+            return _refuse(413, "too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    _LOGGER.debug("Refused a READY push (%s): %s", status, reason)
+    return web.json_response({"error": reason}, status=status)
+
+
+def _shape(value: Any) -> Any:
+    """What a payload looked like, without its values, for diagnostics."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0]), f"{len(value)} items"] if value else []
+    return type(value).__name__
+
+
+def _json(body: bytes) -> dict[str, Any] | web.Response:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return _refuse(400, "not JSON")
+    return data if isinstance(data, dict) else _refuse(400, "not an object")

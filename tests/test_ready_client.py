@@ -1,0 +1,218 @@
+"""The READY client's pure parts: handshake, signatures, units and alarms."""
+
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from custom_components.smart_meter_cloud.api.errors import (
+    AuthError,
+    BadRequestError,
+    CannotConnectError,
+    InvalidResponseError,
+    RateLimitedError,
+)
+from custom_components.smart_meter_cloud.api.models import Alarm, Medium, Quantity
+from custom_components.smart_meter_cloud.api.ready import (
+    ReadyClient,
+    decode_alarms,
+    parse_meter,
+    parse_reading,
+    signature_valid,
+    verification_hash,
+)
+from tests.simulator import ready as sim
+
+from .conftest import Ready
+
+KEY = "c2VjcmV0LWFwaS1rZXk="
+
+
+def test_verification_hash_known_answer() -> None:
+    # Computed with: echo -n token-123 | openssl dgst -sha256 -binary \
+    #   -hmac c2VjcmV0LWFwaS1rZXk= | base64
+    assert verification_hash(KEY, "token-123") == (
+        "waTBfmipBJ5DSddeR0QzOFSemgVijoIosdNu4lvb9Gk="
+    )
+
+
+def test_push_signature_known_answer() -> None:
+    body = b'{"type":"MeterReadings"}'
+    good = "bXwu+eDiJKckQPyJ9aPpaNVb/EUQ8MpTh+aisnUE3bA="
+    assert signature_valid(KEY, body, good)
+    assert not signature_valid(KEY, body + b" ", good)
+    assert not signature_valid("another-key", body, good)
+    assert not signature_valid(KEY, body, None)
+    assert not signature_valid(KEY, body, "")
+
+
+def test_alarm_tables_differ_per_meter_type() -> None:
+    assert decode_alarms(Medium.WATER, 4) == {Alarm.LEAK}
+    assert decode_alarms(Medium.HEAT, 4) == {Alarm.EXTERNAL_ALARM}
+    assert decode_alarms(Medium.WATER, 0b10_0010_1000) == {
+        Alarm.BURST,
+        Alarm.LOW_BATTERY,
+        Alarm.NO_CONSUMPTION,
+    }
+    assert decode_alarms(Medium.HEAT, 4096 | 128) == {
+        Alarm.LEAK_INPUT_A,
+        Alarm.INVALID_TEMPERATURE_DIFFERENCE,
+    }
+    assert decode_alarms(Medium.ELECTRICITY, 4) is None
+
+
+def _reading(*registers: tuple[str, float, str], info: int = 0) -> dict[str, object]:
+    return {
+        "meterId": "m",
+        "timestamp": "2026-11-23T13:00:00Z",
+        "registers": [{"register": r, "value": v, "unit": u} for r, v, u in registers],
+        "infoCode": info,
+    }
+
+
+def test_units_become_canonical() -> None:
+    reading = parse_reading(
+        _reading(
+            ("HeatEnergy", 1.5, "MWh"),
+            ("Volume", 12.5, "m3"),
+            ("Flow", 250, "l/h"),
+            ("Power", 2.5, "kW"),
+            ("ForwardTemperature", 70.0, "C"),
+            ("ReturnTemperature", 40.5, "°C"),
+            ("HourCounter", 1234, "h"),
+            ("Energy", 3, "furlongs"),
+        ),
+        Medium.HEAT,
+    )
+    assert reading.values == {
+        Quantity.HEAT_ENERGY: 1500.0,
+        Quantity.VOLUME: 12.5,
+        Quantity.FLOW: 0.25,
+        Quantity.POWER: 2500.0,
+        Quantity.FORWARD_TEMPERATURE: 70.0,
+        Quantity.RETURN_TEMPERATURE: 40.5,
+        Quantity.TEMPERATURE_DIFFERENCE: 29.5,
+    }
+    assert reading.time == datetime(2026, 11, 23, 13, tzinfo=UTC)
+    gigajoules = parse_reading(_reading(("HeatEnergy", 3.6, "GJ")), Medium.HEAT)
+    assert gigajoules.values[Quantity.HEAT_ENERGY] == pytest.approx(1000.0)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 185.0])
+def test_heat_sensor_fault_is_dropped(temperature: float) -> None:
+    reading = parse_reading(
+        _reading(
+            ("HeatEnergy", 10, "kWh"),
+            ("Flow", 0, "m3/h"),
+            ("ForwardTemperature", temperature, "C"),
+            ("ReturnTemperature", 40.0, "C"),
+        ),
+        Medium.HEAT,
+    )
+    assert reading.values == {Quantity.HEAT_ENERGY: 10}
+    # A water meter may well have no flow at 0 °C ambient.
+    water = parse_reading(
+        _reading(("Flow", 0, "m3/h"), ("AmbientTemperature", 0.0, "C")), Medium.WATER
+    )
+    assert water.values[Quantity.AMBIENT_TEMPERATURE] == 0.0
+
+
+def test_parse_meter() -> None:
+    assert parse_meter({"meterId": "x", "meterType": "Gas"}) is None
+    meter = parse_meter({"meterId": "x", "meterType": "HeatCooling"})
+    assert meter is not None
+    assert meter.medium is Medium.HEAT
+    assert Alarm.AIR_IN_FLOW_SENSOR in meter.alarms
+
+
+async def test_client_errors_and_token_renewal(ready: Ready) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = ReadyClient(
+            session,
+            tenant_id=sim.DEMO_TENANT_ID,
+            client_id=sim.DEMO_CLIENT_ID,
+            client_secret=sim.DEMO_CLIENT_SECRET,
+            base_url=ready.url,
+            token_url=ready.sim.token_url,
+        )
+        assert len(await client.meters()) == 5
+        assert ready.sim.tokens_issued == 1
+        # A revoked token is renewed once, silently.
+        ready.sim.revoke_tokens()
+        assert len(await client.first_meters()) == 5
+        assert ready.sim.tokens_issued == 2
+
+        with pytest.raises(BadRequestError) as missing:
+            await client.history(
+                "no-such-meter",
+                datetime(2026, 11, 23, tzinfo=UTC),
+                datetime(2026, 11, 24, tzinfo=UTC),
+            )
+        assert missing.value.status == 404
+        await client.delete_subscription("no-such-subscription")
+
+        ready.sim.fault = sim.Fault.RATE_LIMITED
+        with pytest.raises(RateLimitedError):
+            await client.meters()
+        ready.sim.fault = sim.Fault.SERVER_ERROR
+        with pytest.raises(CannotConnectError):
+            await client.meters()
+        ready.sim.fault = sim.Fault.NONE
+
+        ready.sim.client_secret = "rotated"
+        ready.sim.revoke_tokens()
+        with pytest.raises(AuthError):
+            await client.meters()
+
+
+def test_malformed_pushes_are_refused() -> None:
+    client = ReadyClient(
+        None,  # type: ignore[arg-type]
+        tenant_id="t",
+        client_id="c",
+        client_secret="s",
+        base_url="http://127.0.0.1",
+    )
+    for body in (
+        {},
+        {"type": "MeterReadings", "subscriptionId": "s"},
+        {"type": "Nonsense", "subscriptionId": "s", "deliveryId": "d"},
+        {"type": "Alarms", "subscriptionId": "s", "deliveryId": "d", "alarms": [{}]},
+    ):
+        with pytest.raises(InvalidResponseError):
+            client.parse_data_push(body)
+    with pytest.raises(InvalidResponseError):
+        client.parse_status_push({"status": "Active"})
+
+
+async def test_paging_batches_and_history(ready: Ready) -> None:
+    ready.sim.set_meter_count(250)
+    async with aiohttp.ClientSession() as session:
+        client = ReadyClient(
+            session,
+            tenant_id=sim.DEMO_TENANT_ID,
+            client_id=sim.DEMO_CLIENT_ID,
+            client_secret=sim.DEMO_CLIENT_SECRET,
+            base_url=ready.url,
+            token_url=ready.sim.token_url,
+        )
+        meters = await client.meters()
+        assert len(meters) == 250
+        assert ready.sim.request_count("/api/v1/meters") == 3
+        latest = await client.latest_readings([m.id for m in meters])
+        assert len(latest) == 250
+        assert ready.sim.request_count("/api/v1/readings/latest") == 3
+
+        end = datetime.fromtimestamp(ready.sim.clock() // 3600 * 3600, UTC)
+        history = await client.history(
+            sim.WATER_METER_ID, end - timedelta(hours=3), end
+        )
+        assert [r.time for r in history] == [
+            end - timedelta(hours=h) for h in (3, 2, 1, 0)
+        ]
+        volumes = [r.values[Quantity.VOLUME] for r in history]
+        assert volumes == sorted(volumes)
+
+        ready.sim.fault = sim.Fault.SERVER_ERROR
+        failed = await client.latest_readings([sim.WATER_METER_ID])
+        assert isinstance(failed[sim.WATER_METER_ID], CannotConnectError)
