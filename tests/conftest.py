@@ -132,7 +132,9 @@ async def ready(
     freezer: FrozenDateTimeFactory,
 ) -> AsyncIterator[Ready]:
     """Serve the READY simulator, with Home Assistant reachable for its pushes."""
-    assert await async_setup_component(hass, "webhook", {})
+    # Home Assistant's router freezes when its server starts: set up first.
+    for component in ("webhook", "diagnostics"):
+        assert await async_setup_component(hass, component, {})
     # No access log: it cannot format a frozen clock's local time.
     client = await aiohttp_client(hass.http.app, server_kwargs={"access_log": None})
     ha_url = str(client.make_url("/")).rstrip("/")

@@ -13,9 +13,10 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
+from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD
 
-from .conftest import Inexogy
+from .conftest import Inexogy, Ready, settle
 
 
 @pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
@@ -47,6 +48,46 @@ async def test_diagnostics_are_redacted(
     assert leaked == []
     # The simulator's port changes from run to run.
     assert diagnostics["entry"]["data"].pop("base_url") == inexogy.url
+    assert diagnostics == snapshot(
+        exclude=props("entry_id", "created_at", "modified_at")
+    )
+
+
+@pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+async def test_ready_diagnostics_show_payload_shapes(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    await ready.sim.push_readings()
+    await ready.sim.push_alarms(ready_sim.WATER_METER_ID, ready_sim.LEAK)
+    await settle(hass, ready)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, ready_entry)
+    text = json.dumps(diagnostics)
+    secrets = [
+        ready_sim.DEMO_CLIENT_SECRET,
+        ready_sim.DEMO_API_KEY,
+        ready_sim.DEMO_TENANT_ID,
+        ready_sim.DEMO_CLIENT_ID,
+        ready_entry.data["webhook_id"],
+        ready_entry.data["status_webhook_id"],
+        *ready.sim.subscriptions,
+    ]
+    for meter in ready.sim.meters:
+        info = meter.info()
+        secrets += [
+            info["serialNumber"],
+            info["installation"]["address"],
+            info["installation"]["customerNumber"],
+        ]
+    assert [s for s in secrets if s in text] == []
+    pushes = diagnostics["pushes"]
+    assert pushes["subscribed"] is True
+    assert pushes["status"] == "Active"
+    assert set(pushes["last_payloads"]) == {"ReadingsPush", "AlarmsPush", "StatusPush"}
+    assert diagnostics["entry"]["data"].pop("base_url") == ready.url
     assert diagnostics == snapshot(
         exclude=props("entry_id", "created_at", "modified_at")
     )

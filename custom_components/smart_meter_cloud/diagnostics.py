@@ -32,6 +32,7 @@ _SECRET_KEYS = (
     "title",
     "unique_id",
     "tenant_id",
+    "token_url",  # holds the tenant id
     "client_id",
     "client_secret",
     "api_key",

@@ -318,12 +318,22 @@ def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-def _shape(value: Any) -> Any:
+# Values worth seeing to fix a contract assumption; nothing personal.
+_SHOWN_VALUES: Final = frozenset({"type", "register", "unit", "status"})
+
+
+def _shape(value: Any, key: str = "") -> Any:
     """What a payload looked like, without its values, for diagnostics."""
     if isinstance(value, dict):
-        return {key: _shape(item) for key, item in value.items()}
+        return {k: _shape(item, k) for k, item in value.items()}
     if isinstance(value, list):
-        return [_shape(value[0]), f"{len(value)} items"] if value else []
+        # Every distinct shape once (the registers of each kind of meter),
+        # from a sample: a push may hold 10,000 readings.
+        sample = value[:: max(1, len(value) // 50)]
+        items = {json.dumps(_shape(item), sort_keys=True) for item in sample}
+        return [json.loads(item) for item in sorted(items)] + [f"{len(value)} items"]
+    if key in _SHOWN_VALUES and isinstance(value, str):
+        return value
     return type(value).__name__
 
 
