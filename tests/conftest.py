@@ -6,6 +6,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
+from homeassistant.components.recorder import Recorder
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -23,6 +24,16 @@ import custom_components.smart_meter_cloud  # noqa: F401
 from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD, InexogySimulator
+
+
+@pytest.fixture
+def mock_recorder_before_hass(async_test_recorder: object) -> None:
+    """Prepare the recorder's database before `hass` exists (it depends on us)."""
+
+
+@pytest.fixture(autouse=True)
+def auto_recorder(recorder_mock: Recorder) -> None:
+    """A real (in-memory) recorder: the integration imports statistics into it."""
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +57,10 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         yield
 
 
+# Ten seconds past a whole hour: polls in a test do not cross into the next.
+FROZEN_AT = "2026-11-23T12:00:10+00:00"
+
+
 @dataclass
 class Inexogy:
     """A running inexogy simulator and its address."""
@@ -56,13 +71,32 @@ class Inexogy:
 
 @pytest.fixture
 async def inexogy(
-    socket_enabled: None, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    socket_enabled: None,
+    frozen: FrozenDateTimeFactory,
 ) -> AsyncIterator[Inexogy]:
     """Serve the inexogy simulator on loopback, on a clock the test moves."""
     sim = InexogySimulator()
     url = await sim.start()
     yield Inexogy(sim, url)
+    await _unload_all(hass)
     await sim.stop()
+
+
+@pytest.fixture
+def frozen(
+    request: pytest.FixtureRequest, freezer: FrozenDateTimeFactory
+) -> FrozenDateTimeFactory:
+    """A frozen clock at a fixed moment, unless the test names its own."""
+    if request.node.get_closest_marker("freeze_time") is None:
+        freezer.move_to(FROZEN_AT)
+    return freezer
+
+
+async def _unload_all(hass: HomeAssistant) -> None:
+    """Unload before the simulators and the recorder go away."""
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def start_inexogy_flow(hass: HomeAssistant) -> str:
@@ -90,7 +124,8 @@ async def add_inexogy_entry(
         | user_input,
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
-    await hass.async_block_till_done()
+    # Includes the first statistics import, which runs in the background.
+    await hass.async_block_till_done(wait_background_tasks=True)
     entry = result["result"]
     assert isinstance(entry, config_entries.ConfigEntry)
     return entry  # type: ignore[return-value]
@@ -129,7 +164,7 @@ async def ready(
     hass: HomeAssistant,
     aiohttp_client: ClientSessionGenerator,
     socket_enabled: None,
-    freezer: FrozenDateTimeFactory,
+    frozen: FrozenDateTimeFactory,
 ) -> AsyncIterator[Ready]:
     """Serve the READY simulator, with Home Assistant reachable for its pushes."""
     # Home Assistant's router freezes when its server starts: set up first.
@@ -142,8 +177,7 @@ async def ready(
     sim = ready_sim.ReadySimulator()
     url = await sim.start()
     yield Ready(sim, url, ha_url)
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        await hass.config_entries.async_unload(entry.entry_id)
+    await _unload_all(hass)
     await sim.stop()
 
 

@@ -299,9 +299,12 @@ async def test_options_without_a_loaded_entry(
     entry = await add_inexogy_entry(hass, inexogy.url)
     await hass.config_entries.async_unload(entry.entry_id)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert [str(key) for key in result["data_schema"].schema] == ["scan_interval"]
+    assert [str(key) for key in result["data_schema"].schema] == [
+        "scan_interval",
+        "history_days",
+    ]
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"scan_interval": 15}
+        result["flow_id"], {"scan_interval": 15, "history_days": 365}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {"scan_interval": 15}
+    assert entry.options == {"scan_interval": 15, "history_days": 365}

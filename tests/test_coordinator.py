@@ -50,6 +50,7 @@ def our_records(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.Log
         r
         for r in caplog.records
         if r.name.startswith("custom_components.smart_meter_cloud")
+        and r.levelno >= logging.INFO
         and text in r.getMessage()
     ]
 

@@ -1,5 +1,7 @@
 """Smart Meter Cloud: cloud-connected utility meters in Home Assistant."""
 
+from datetime import timedelta
+
 from homeassistant.components.webhook import async_generate_id
 from homeassistant.const import (
     CONF_ACCESS_TOKEN,
@@ -10,8 +12,9 @@ from homeassistant.const import (
     Platform,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 
 from .api.inexogy import DEFAULT_BASE_URL, InexogyClient, InexogyCredentials
 from .api.models import MeterClient
@@ -21,18 +24,29 @@ from .const import (
     CONF_BASE_URL,
     CONF_CONSUMER_KEY,
     CONF_CONSUMER_SECRET,
+    CONF_HISTORY_DAYS,
     CONF_PROVIDER,
     CONF_SCOPE,
     CONF_STATUS_WEBHOOK_ID,
     CONF_TENANT_ID,
     CONF_TOKEN_URL,
+    DEFAULT_HISTORY_DAYS,
     DOMAIN,
     PROVIDER_READY,
 )
 from .coordinator import RuntimeData, SmartMeterConfigEntry, SmartMeterCoordinator
+from .services import async_setup_services
+from .statistics import MeterStatistics
 from .webhook import ReadyPushes
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions."""
+    async_setup_services(hass)
+    return True
 
 
 def create_client(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> MeterClient:
@@ -66,7 +80,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     client = create_client(hass, entry)
     coordinator = SmartMeterCoordinator(hass, entry, client, entry.data[CONF_PROVIDER])
     await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = RuntimeData(coordinator)
+    days = entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)
+    statistics = MeterStatistics(hass, coordinator, timedelta(days=days))
+    entry.runtime_data = RuntimeData(coordinator, statistics)
+    # Statistics follow every update, in the background: setup does not wait
+    # for a backfill.
+    entry.async_on_unload(coordinator.async_add_listener(statistics.async_schedule))
+    statistics.async_schedule()
     _remove_stale_devices(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if isinstance(client, ReadyClient):

@@ -46,13 +46,16 @@ from .const import (
     CONF_BASE_URL,
     CONF_CONSUMER_KEY,
     CONF_CONSUMER_SECRET,
+    CONF_HISTORY_DAYS,
     CONF_METERS,
     CONF_PROVIDER,
     CONF_SCOPE,
     CONF_TENANT_ID,
     CONF_TOKEN_URL,
+    DEFAULT_HISTORY_DAYS,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
+    MAX_HISTORY_DAYS,
     MAX_SCAN_INTERVAL,
     MIN_SCAN_INTERVAL,
     PROVIDER_INEXOGY,
@@ -382,6 +385,17 @@ class OptionsFlowHandler(OptionsFlowWithReload):
                 )
             )
         }
+        fields[vol.Required(CONF_HISTORY_DAYS, default=DEFAULT_HISTORY_DAYS)] = (
+            NumberSelector(
+                NumberSelectorConfig(
+                    min=1,
+                    max=MAX_HISTORY_DAYS,
+                    step=1,
+                    unit_of_measurement="d",
+                    mode=NumberSelectorMode.BOX,
+                )
+            )
+        )
         if meters:
             fields[vol.Required(CONF_METERS, default=list(meters))] = SelectSelector(
                 SelectSelectorConfig(

@@ -11,6 +11,7 @@ CONF_CONSUMER_KEY: Final = "consumer_key"
 CONF_CONSUMER_SECRET: Final = "consumer_secret"
 CONF_ACCESS_TOKEN_SECRET: Final = "access_token_secret"
 CONF_METERS: Final = "meters"
+CONF_HISTORY_DAYS: Final = "history_days"
 CONF_TENANT_ID: Final = "tenant_id"
 CONF_TOKEN_URL: Final = "token_url"
 CONF_SCOPE: Final = "scope"
@@ -25,5 +26,8 @@ DEFAULT_SCAN_INTERVAL: Final = {
     # READY pushes; polling is the safety net.
     PROVIDER_READY: timedelta(hours=1),
 }
+# Days of history imported at first setup; up to three years on request.
+DEFAULT_HISTORY_DAYS: Final = 30
+MAX_HISTORY_DAYS: Final = 3 * 365
 MIN_SCAN_INTERVAL: Final = timedelta(seconds=10)
 MAX_SCAN_INTERVAL: Final = timedelta(hours=24)

@@ -25,6 +25,7 @@ from .const import CONF_METERS, DEFAULT_SCAN_INTERVAL, DOMAIN
 _LOGGER = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from .statistics import MeterStatistics
     from .webhook import ReadyPushes
 
 
@@ -33,6 +34,7 @@ class RuntimeData:
     """What a loaded entry holds: its coordinator and, for READY, its pushes."""
 
     coordinator: SmartMeterCoordinator
+    statistics: MeterStatistics
     pushes: ReadyPushes | None = None
 
 
@@ -108,6 +110,8 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         # Active meters of the account, and the ones chosen to be polled.
         self.available_meters: dict[str, Meter] = {}
         self.meters: dict[str, Meter] = {}
+        # Every reading received since statistics last looked, pushes included.
+        self._received: list[tuple[str, Reading]] = []
 
     @override
     async def _async_setup(self) -> None:
@@ -139,6 +143,7 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         readings = dict(previous.readings)
         for meter_id, result in results.items():
             if isinstance(result, Reading):
+                self._received.append((meter_id, result))
                 readings[meter_id] = keep_totals_monotonic(
                     readings.get(meter_id), result
                 )
@@ -155,11 +160,18 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         data = self.data or MeterData()
         readings = dict(data.readings)
         for meter_id, reading in pushed:
-            old = readings.get(meter_id)
-            if meter_id not in self.meters or (old and reading.time < old.time):
+            if meter_id not in self.meters:
                 continue
-            readings[meter_id] = keep_totals_monotonic(old, reading)
+            self._received.append((meter_id, reading))
+            old = readings.get(meter_id)
+            if old is None or reading.time >= old.time:
+                readings[meter_id] = keep_totals_monotonic(old, reading)
         self.async_set_updated_data(MeterData(readings, data.failures))
+
+    def take_pushed(self) -> list[tuple[str, Reading]]:
+        """Hand over the readings received since the last call."""
+        received, self._received = self._received, []
+        return received
 
     @callback
     def async_push_alarms(

@@ -6,7 +6,8 @@ does. Every value is a pure function of the injected clock, so /last_reading
 and /readings agree. Faults (outages, rate limits, revoked tokens, timeouts,
 broken JSON, all-zero totals) can be switched on globally or per meter.
 
-Dev server: ``python -m tests.simulator.inexogy [--host H] [--port P]``.
+Dev server: ``python -m tests.simulator.inexogy [--host H] [--port P] [--state FILE]``
+(``--state`` keeps issued tokens across restarts; tests keep them in memory).
 """
 
 import argparse
@@ -14,13 +15,15 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Iterator
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import islice
 import json
 import math
+from pathlib import Path
 import secrets
+import signal
 import time
 from typing import Any
 
@@ -647,25 +650,75 @@ class InexogySimulator:
             )
 
 
-async def _serve(host: str, port: int) -> None:
-    sim = InexogySimulator()
+class _SavedStateSimulator(InexogySimulator):
+    """The dev server's simulator: issued consumers and access tokens persist.
+
+    Kept in a JSON file (written after every issue), so a client that stored
+    its OAuth credentials stays signed in across restarts of the server.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.state_path = path
+        with contextlib.suppress(FileNotFoundError):
+            state = json.loads(path.read_text(encoding="utf-8"))
+            self._consumers.update(state.get("consumers", {}))
+            self._access_tokens.update(
+                {k: _Token(**v) for k, v in state.get("access_tokens", {}).items()}
+            )
+
+    def _save(self) -> None:
+        state = {
+            "consumers": self._consumers,
+            "access_tokens": {k: asdict(v) for k, v in self._access_tokens.items()},
+        }
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.state_path.with_name(self.state_path.name + ".partial")
+        partial.write_text(json.dumps(state, indent=1), encoding="utf-8")
+        partial.replace(self.state_path)
+
+    async def _consumer_token(self, request: web.Request) -> web.Response:
+        response = await super()._consumer_token(request)
+        self._save()
+        return response
+
+    async def _access_token(self, request: web.Request) -> web.Response:
+        response = await super()._access_token(request)
+        self._save()
+        return response
+
+
+async def _serve(host: str, port: int, state: Path | None = None) -> None:
+    sim = InexogySimulator() if state is None else _SavedStateSimulator(state)
     url = await sim.start(host, port)
     print(f"inexogy simulator on {url}", flush=True)
+    if state is not None:
+        print(f"  issued tokens are kept in {state}")
     print(f"  e-mail:   {DEMO_EMAIL}\n  password: {DEMO_PASSWORD}\n  Ctrl-C stops.")
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await sim.stop()
+    print("inexogy simulator stopped", flush=True)
 
 
 def main() -> None:
-    """Serve the simulator with the real clock until Ctrl-C."""
+    """Serve the simulator with the real clock until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(description="Serve the fake inexogy cloud.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8780)
+    parser.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="keep issued consumer and access tokens in this JSON file, so "
+        "clients stay signed in across restarts (default: in memory only)",
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port))
+        asyncio.run(_serve(args.host, args.port, args.state))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import secrets
+import signal
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -1186,17 +1187,26 @@ async def _serve(host: str, port: int, meters: int, push_every: float) -> None:
         f"  {len(sim.meters)} meters; pushes every {push_every:g} s. Ctrl-C stops.",
         flush=True,
     )
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    work = asyncio.ensure_future(
+        _push_loop(sim, push_every) if push_every > 0 else stop.wait()
+    )
+    stopped = asyncio.ensure_future(stop.wait())
     try:
-        if push_every > 0:
-            await _push_loop(sim, push_every)
-        else:
-            await asyncio.Event().wait()
+        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if work.done():
+            work.result()  # the push loop only ends by raising
     finally:
+        for task in (work, stopped):
+            task.cancel()
+        await asyncio.gather(work, stopped, return_exceptions=True)
         await sim.stop()
+    print("READY simulator stopped", flush=True)
 
 
 def main(argv: Iterable[str] | None = None) -> None:
-    """Serve the simulator with the real clock until Ctrl-C."""
+    """Serve the simulator with the real clock until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(description="Serve the fake Kamstrup READY cloud.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8781)

@@ -260,6 +260,12 @@ class InexogyClient:
             raise InvalidResponseError("readings: expected a list")
         return [_reading(item) for item in data]
 
+    async def history(
+        self, meter_id: str, start: datetime, end: datetime
+    ) -> list[Reading]:
+        """Return the meter's readings at each whole hour from start to end."""
+        return await self.readings(meter_id, start, end, "one_hour")
+
     def _signer(self) -> oauth1.Client:
         if self.credentials is None:
             raise AuthError("not authorized")

@@ -136,3 +136,8 @@ class MeterClient(Protocol):
 
         Raises AuthError and RateLimitedError for the whole account.
         """
+
+    async def history(
+        self, meter_id: str, start: datetime, end: datetime
+    ) -> list[Reading]:
+        """Return the meter's readings at each whole hour from start to end."""

@@ -1,0 +1,76 @@
+"""The `import_history` action: import a range of hourly statistics again."""
+
+from datetime import datetime, timedelta
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID
+from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.util import dt as dt_util
+import probatio as vol
+
+from .api.errors import SmartMeterCloudError
+from .const import DOMAIN, MAX_HISTORY_DAYS
+from .coordinator import SmartMeterConfigEntry
+from .statistics import floor_hour
+
+SERVICE_IMPORT_HISTORY = "import_history"
+ATTR_START = "start"
+ATTR_END = "end"
+
+SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Required(ATTR_START): cv.datetime,
+        vol.Required(ATTR_END): cv.datetime,
+    }
+)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions."""
+
+    async def import_history(call: ServiceCall) -> None:
+        entry: SmartMeterConfigEntry | None = hass.config_entries.async_get_entry(
+            call.data[ATTR_CONFIG_ENTRY_ID]
+        )
+        if (
+            entry is None
+            or entry.domain != DOMAIN
+            or entry.state is not ConfigEntryState.LOADED
+        ):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="entry_not_loaded"
+            )
+        start = floor_hour(dt_util.as_utc(_aware(call.data[ATTR_START])))
+        end = floor_hour(dt_util.as_utc(_aware(call.data[ATTR_END])))
+        now = dt_util.utcnow()
+        if not (now - timedelta(days=MAX_HISTORY_DAYS) <= start < end <= now):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_range",
+                translation_placeholders={"days": str(MAX_HISTORY_DAYS)},
+            )
+        runtime = entry.runtime_data
+        try:
+            for meter in list(runtime.coordinator.meters.values()):
+                await runtime.statistics.async_import(meter, start, end)
+        except SmartMeterCloudError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+
+    hass.services.async_register(
+        DOMAIN, SERVICE_IMPORT_HISTORY, import_history, schema=SCHEMA
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time without zone is Home Assistant's local time."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt_util.get_default_time_zone())
+    return moment

@@ -1,0 +1,383 @@
+"""Hourly long-term statistics of every total register, right by the hour.
+
+Utility data arrives late and a sensor's state only tells the total now, so
+each total register also becomes an external statistic whose rows carry the
+consumption of the hour it happened in. A row that starts at hour H holds the
+meter total at H + 1 h as `state` and the consumption since the first
+imported hour as `sum`.
+"""
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import logging
+import re
+from typing import TYPE_CHECKING, Final
+
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import (
+    async_add_external_statistics,
+    get_last_statistics,
+    statistics_during_period,
+)
+from homeassistant.const import UnitOfEnergy, UnitOfVolume
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+from homeassistant.util.unit_conversion import EnergyConverter, VolumeConverter
+
+from .api.errors import SmartMeterCloudError
+from .api.models import Meter, Quantity, Reading
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from .coordinator import SmartMeterCoordinator
+
+_LOGGER = logging.getLogger(__name__)
+
+HOUR: Final = timedelta(hours=1)
+# The registers the energy dashboard uses; tariff registers are left out.
+STATISTIC_QUANTITIES: Final = frozenset(
+    {
+        Quantity.ENERGY_IMPORT,
+        Quantity.ENERGY_EXPORT,
+        Quantity.VOLUME,
+        Quantity.HEAT_ENERGY,
+        Quantity.COOLING_ENERGY,
+    }
+)
+# One request covers this much history: 720 hourly values, well within limits.
+CHUNK: Final = timedelta(days=30)
+DEFAULT_BACKFILL: Final = timedelta(days=30)
+DATA_ANCHORS: HassKey[dict[str, Anchor | None]] = HassKey(f"{DOMAIN}_anchors")
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The end of the last imported hour: its total, and the sum up to it."""
+
+    time: datetime
+    total: float
+    sum: float
+
+
+def statistic_id(provider: str, meter_id: str, quantity: Quantity) -> str:
+    """`smart_meter_cloud:<provider>_<meter>_<quantity>`, as recorder ids must be."""
+    meter = re.sub(r"[^a-z0-9_]", "_", meter_id.lower())
+    return f"{DOMAIN}:{provider}_{meter}_{quantity}"
+
+
+def floor_hour(moment: datetime) -> datetime:
+    """The whole hour at or before a moment."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def hourly_rows(
+    anchor: Anchor | None, points: Mapping[datetime, float]
+) -> tuple[list[StatisticData], Anchor | None]:
+    """Turn totals at whole hours into hourly rows, continuing from `anchor`.
+
+    Consumption between two totals more than an hour apart is spread evenly
+    over the hours between them. A total of 0 or below the last one is a
+    glitch if a later total comes back up; if it stays lower the meter was
+    reset or replaced, and the sum continues from the new base. A drop not
+    yet confirmed by a later total waits for the next import.
+    """
+    ordered = sorted((t, v) for t, v in points.items() if t == floor_hour(t))
+    rows: list[StatisticData] = []
+    for index, (time, total) in enumerate(ordered):
+        if anchor is None:
+            # Start at the first real total; a register that is 0 throughout
+            # (no export, say) starts at its last 0.
+            if total > 0 or not any(v for _, v in ordered[index + 1 :]):
+                anchor = Anchor(time, total, 0.0)
+            continue
+        if time <= anchor.time:
+            continue
+        if total < anchor.total:
+            later = [value for _, value in ordered[index + 1 :]]
+            if total == 0 or any(value >= anchor.total for value in later):
+                continue  # a glitch: the total comes back
+            if not later:
+                break  # not yet known whether it stays lower
+            _LOGGER.info(
+                "Meter total dropped from %s to %s and stayed: continuing the "
+                "sum from the new base (meter reset or replaced)",
+                anchor.total,
+                total,
+            )
+            used = 0.0
+        else:
+            used = total - anchor.total
+        hours = round((time - anchor.time) / HOUR)
+        for step in range(1, hours + 1):
+            share = used * step / hours
+            end_total = total if step == hours else anchor.total + share
+            rows.append(
+                StatisticData(
+                    start=anchor.time + (step - 1) * HOUR,
+                    state=end_total,
+                    sum=anchor.sum + share,
+                )
+            )
+        anchor = Anchor(time, total, anchor.sum + used)
+    return rows, anchor
+
+
+def _unit(quantity: Quantity) -> tuple[str, str | None]:
+    if quantity is Quantity.VOLUME:
+        return UnitOfVolume.CUBIC_METERS, VolumeConverter.UNIT_CLASS
+    return UnitOfEnergy.KILO_WATT_HOUR, EnergyConverter.UNIT_CLASS
+
+
+class MeterStatistics:
+    """Keeps the hourly statistics of one config entry's meters current."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        coordinator: SmartMeterCoordinator,
+        backfill: timedelta = DEFAULT_BACKFILL,
+    ) -> None:
+        """Nothing is read or written before the first update."""
+        self.hass = hass
+        self.coordinator = coordinator
+        self.backfill = backfill
+        # Outlives a reload: imports just queued may not be readable yet.
+        self._anchors: dict[str, Anchor | None] = hass.data.setdefault(DATA_ANCHORS, {})
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    @callback
+    def async_schedule(self) -> None:
+        """Import in the background after an update; never two runs at once."""
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = self.coordinator.config_entry.async_create_background_task(
+            self.hass, self._async_run(), "smart_meter_cloud statistics"
+        )
+
+    async def _async_run(self) -> None:
+        while True:
+            self._again = False
+            await self.async_update(self.coordinator.take_pushed())
+            if not self._again:
+                return
+
+    async def async_update(self, pushed: Sequence[tuple[str, Reading]] = ()) -> None:
+        """Import what is new for every meter: pushed hours, else history."""
+        async with self._lock:
+            by_meter: dict[str, list[Reading]] = {}
+            for meter_id, reading in pushed:
+                by_meter.setdefault(meter_id, []).append(reading)
+            data = self.coordinator.data
+            for meter in list(self.coordinator.meters.values()):
+                latest = data.readings.get(meter.id) if data else None
+                if latest is not None:
+                    await self._async_update_meter(
+                        meter, latest, by_meter.get(meter.id, [])
+                    )
+
+    async def async_import(self, meter: Meter, start: datetime, end: datetime) -> int:
+        """Import a range again from the cloud's history; return the hours written."""
+        async with self._lock:
+            readings = await self._async_history(meter, start - HOUR, end)
+            written = 0
+            for quantity in _totals(readings):
+                key = statistic_id(self.coordinator.provider, meter.id, quantity)
+                stored = await self._async_rows_after(key, start - HOUR)
+                base = next(
+                    (
+                        Anchor(start, state, total)
+                        for s, state, total in stored[:1]
+                        if s == start - HOUR
+                    ),
+                    None,
+                )
+                rows, _ = hourly_rows(base, _points(readings, quantity))
+                rows = [row for row in rows if row["start"] < end]
+                old_end = next((t for s, _, t in stored if s == end - HOUR), None)
+                if rows and old_end is not None:
+                    # The stored hours after the range move with it.
+                    shift = rows[-1]["sum"] - old_end
+                    rows += [
+                        StatisticData(start=s, state=state, sum=total + shift)
+                        for s, state, total in stored
+                        if s >= end
+                    ]
+                self._write(meter, quantity, rows)
+                self._anchors.pop(key, None)
+                written = max(written, len(rows))
+            return written
+
+    async def _async_update_meter(
+        self, meter: Meter, latest: Reading, pushed: list[Reading]
+    ) -> None:
+        quantities = [q for q in latest.values if q in STATISTIC_QUANTITIES]
+        anchors = {
+            q: await self._async_anchor(
+                statistic_id(self.coordinator.provider, meter.id, q)
+            )
+            for q in quantities
+        }
+        newest = floor_hour(latest.time)
+        starts = [a.time for a in anchors.values() if a is not None]
+        start = min(starts) if len(starts) == len(anchors) else newest - self.backfill
+        # Pushed whole hours from the anchor on need no request.
+        readings = sorted(pushed, key=lambda reading: reading.time)
+        corrections = [r.time for r in readings if starts and r.time <= max(starts)]
+        if corrections:
+            await self._async_correct(meter, readings, min(corrections))
+            readings = [r for r in readings if r.time > max(starts)]
+        have = {r.time for r in readings}
+        needed = start + HOUR
+        if needed <= newest and not all(t in have for t in _hours(needed, newest)):
+            try:
+                readings = [*await self._async_history(meter, start, newest), *readings]
+            except SmartMeterCloudError as err:
+                _LOGGER.debug(
+                    "History of meter %s not available now: %s", meter.id, err
+                )
+                return
+        if latest.time == newest:
+            readings.append(latest)
+        for quantity in quantities:
+            key = statistic_id(self.coordinator.provider, meter.id, quantity)
+            rows, anchor = hourly_rows(anchors[quantity], _points(readings, quantity))
+            if rows:
+                self._write(meter, quantity, rows)
+            self._anchors[key] = anchor
+
+    async def _async_correct(
+        self, meter: Meter, readings: list[Reading], since: datetime
+    ) -> None:
+        """A pushed hour we already have: write it and every later hour again."""
+        for quantity in _totals(readings):
+            key = statistic_id(self.coordinator.provider, meter.id, quantity)
+            # The row ending at `since` changes: start from the one before it.
+            stored = await self._async_rows_after(key, since - 2 * HOUR)
+            if not stored:
+                continue
+            base = await self._async_stored_anchor(key, since - HOUR)
+            totals = {start + HOUR: state for start, state, _ in stored}
+            totals.update(_points(readings, quantity))
+            rows, anchor = hourly_rows(base, totals)
+            self._write(meter, quantity, rows)
+            self._anchors[key] = anchor
+
+    async def _async_history(
+        self, meter: Meter, start: datetime, end: datetime
+    ) -> list[Reading]:
+        readings: list[Reading] = []
+        chunk_start = start
+        while chunk_start < end:
+            chunk_end = min(chunk_start + CHUNK, end)
+            readings += await self.coordinator.client.history(
+                meter.id, chunk_start, chunk_end
+            )
+            if end - start > CHUNK:
+                _LOGGER.info(
+                    "Imported history of meter %s up to %s", meter.id, chunk_end
+                )
+            chunk_start = chunk_end
+        return readings
+
+    async def _async_anchor(self, key: str) -> Anchor | None:
+        if key not in self._anchors:
+            last = await get_instance(self.hass).async_add_executor_job(
+                get_last_statistics, self.hass, 1, key, True, {"state", "sum"}
+            )
+            rows = last.get(key)
+            self._anchors[key] = (
+                Anchor(
+                    dt_util.utc_from_timestamp(rows[0]["start"]) + HOUR,
+                    float(rows[0]["state"] or 0),
+                    float(rows[0]["sum"] or 0),
+                )
+                if rows
+                else None
+            )
+        return self._anchors[key]
+
+    async def _async_stored_anchor(self, key: str, boundary: datetime) -> Anchor | None:
+        """The stored total and sum at a whole hour, from the hour before it."""
+        rows = await self._async_rows_between(key, boundary - HOUR, boundary)
+        if not rows:
+            return None
+        _, state, total = rows[0]
+        return Anchor(boundary, state, total)
+
+    async def _async_rows_after(
+        self, key: str, start: datetime
+    ) -> list[tuple[datetime, float, float]]:
+        return await self._async_rows_between(key, start, None)
+
+    async def _async_rows_between(
+        self, key: str, start: datetime, end: datetime | None
+    ) -> list[tuple[datetime, float, float]]:
+        found = await get_instance(self.hass).async_add_executor_job(
+            statistics_during_period,
+            self.hass,
+            start,
+            end,
+            {key},
+            "hour",
+            None,
+            {"state", "sum"},
+        )
+        return [
+            (
+                dt_util.utc_from_timestamp(row["start"]),
+                float(row["state"] or 0),
+                float(row["sum"] or 0),
+            )
+            for row in found.get(key, [])
+        ]
+
+    def _write(
+        self, meter: Meter, quantity: Quantity, rows: list[StatisticData]
+    ) -> None:
+        unit, unit_class = _unit(quantity)
+        metadata = StatisticMetaData(
+            mean_type=StatisticMeanType.NONE,
+            has_sum=True,
+            name=_name(meter, quantity),
+            source=DOMAIN,
+            statistic_id=statistic_id(self.coordinator.provider, meter.id, quantity),
+            unit_class=unit_class,
+            unit_of_measurement=unit,
+        )
+        async_add_external_statistics(self.hass, metadata, rows)
+
+
+def _name(meter: Meter, quantity: Quantity) -> str:
+    """Named like the meter's device, to find it in the energy settings."""
+    tail = (meter.serial or meter.id)[-4:]
+    return f"{meter.medium.capitalize()} meter {tail} {quantity.replace('_', ' ')}"
+
+
+def _points(readings: Iterable[Reading], quantity: Quantity) -> dict[datetime, float]:
+    return {
+        r.time: r.values[quantity]
+        for r in readings
+        if quantity in r.values and r.time == floor_hour(r.time)
+    }
+
+
+def _totals(readings: Iterable[Reading]) -> set[Quantity]:
+    return {q for r in readings for q in r.values if q in STATISTIC_QUANTITIES}
+
+
+def _hours(start: datetime, end: datetime) -> Iterable[datetime]:
+    moment = start
+    while moment <= end:
+        yield moment
+        moment += HOUR

@@ -1,0 +1,297 @@
+"""Hourly long-term statistics: backfill, keeping current, outages, corrections."""
+
+from datetime import UTC, datetime, timedelta
+import json
+
+from aiohttp import ClientSession
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+    statistics_during_period,
+)
+
+from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.statistics import Anchor, hourly_rows
+from tests.simulator import ready as ready_sim
+from tests.simulator.inexogy import ELECTRICITY_METER_ID, GAS_METER_ID, Fault
+
+from .conftest import Inexogy, Ready, settle
+
+H = timedelta(hours=1)
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+IMPORT_ID = f"{DOMAIN}:inexogy_{ELECTRICITY_METER_ID}_energy_import"
+GAS_ID = f"{DOMAIN}:inexogy_{GAS_METER_ID}_volume"
+WATER_ID = (
+    f"{DOMAIN}:kamstrup_ready_{ready_sim.WATER_METER_ID.replace('-', '_')}_volume"
+)
+
+
+# --- the pure part -----------------------------------------------------------------
+
+
+def _rows(
+    anchor: Anchor | None, *totals: tuple[int, float]
+) -> list[tuple[int, float, float]]:
+    rows, _ = hourly_rows(anchor, {T0 + h * H: v for h, v in totals})
+    return [(int((r["start"] - T0) / H), r["state"], r["sum"]) for r in rows]
+
+
+def test_rows_start_at_the_first_total() -> None:
+    assert _rows(None, (0, 100.0), (1, 101.0), (2, 103.0)) == [
+        (0, 101.0, 1.0),
+        (1, 103.0, 3.0),
+    ]
+
+
+def test_gap_is_spread_over_its_hours() -> None:
+    assert _rows(Anchor(T0, 100.0, 10.0), (3, 106.0)) == [
+        (0, 102.0, 12.0),
+        (1, 104.0, 14.0),
+        (2, 106.0, 16.0),
+    ]
+
+
+def test_zero_and_lower_glitches_are_skipped() -> None:
+    assert _rows(Anchor(T0, 100.0, 0.0), (1, 0.0), (2, 99.0), (3, 103.0)) == [
+        (0, 101.0, 1.0),
+        (1, 102.0, 2.0),
+        (2, 103.0, 3.0),
+    ]
+
+
+def test_a_reset_continues_from_the_new_base() -> None:
+    assert _rows(Anchor(T0, 100.0, 50.0), (1, 101.0), (2, 5.0), (3, 7.0)) == [
+        (0, 101.0, 51.0),
+        (1, 5.0, 51.0),
+        (2, 7.0, 53.0),
+    ]
+
+
+def test_an_unconfirmed_drop_waits() -> None:
+    rows, anchor = hourly_rows(Anchor(T0, 100.0, 0.0), {T0 + H: 101.0, T0 + 2 * H: 5.0})
+    assert [r["sum"] for r in rows] == [1.0]
+    assert anchor == Anchor(T0 + H, 101.0, 1.0)
+
+
+def test_a_register_that_stays_zero_is_anchored() -> None:
+    rows, anchor = hourly_rows(None, {T0: 0.0, T0 + H: 0.0})
+    assert [(r["state"], r["sum"]) for r in rows] == [(0.0, 0.0)]
+    assert anchor == Anchor(T0 + H, 0.0, 0.0)
+
+
+def test_times_between_hours_are_not_totals_of_an_hour() -> None:
+    assert _rows(Anchor(T0, 1.0, 0.0)) == []
+    rows, _ = hourly_rows(Anchor(T0, 1.0, 0.0), {T0 + H / 2: 2.0})
+    assert rows == []
+
+
+# --- through Home Assistant --------------------------------------------------------
+
+
+async def _stats(hass: HomeAssistant, statistic_id: str) -> list[dict[str, float]]:
+    await async_wait_recording_done(hass)
+    found = await hass.async_add_executor_job(
+        statistics_during_period,
+        hass,
+        T0 - timedelta(days=400),
+        None,
+        {statistic_id},
+        "hour",
+        None,
+        {"state", "sum"},
+    )
+    return found.get(statistic_id, [])
+
+
+def _total(inexogy: Inexogy, meter_id: str, at: datetime, field: str) -> float:
+    raw = inexogy.sim.meter(meter_id).values_at(int(at.timestamp() * 1000), False)
+    return raw[field] / (1e10 if field == "energy" else 1e3)
+
+
+def _assert_hourly(rows: list[dict[str, float]]) -> None:
+    """One row per hour, no gap, no duplicate, never negative."""
+    starts = [row["start"] for row in rows]
+    assert starts == [starts[0] + i * 3600 for i in range(len(starts))]
+    sums = [row["sum"] for row in rows]
+    assert sums == sorted(sums)
+
+
+async def test_backfill_30_days_at_setup(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    rows = await _stats(hass, IMPORT_ID)
+    assert len(rows) == 30 * 24
+    _assert_hourly(rows)
+    now_hour = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    first = now_hour - timedelta(days=30)
+    assert datetime.fromtimestamp(rows[0]["start"], UTC) == first
+    assert datetime.fromtimestamp(rows[-1]["start"], UTC) == now_hour - H
+    expected = _total(inexogy, ELECTRICITY_METER_ID, now_hour, "energy") - _total(
+        inexogy, ELECTRICITY_METER_ID, first, "energy"
+    )
+    assert rows[-1]["sum"] == pytest.approx(expected)
+    assert rows[-1]["state"] == pytest.approx(
+        _total(inexogy, ELECTRICITY_METER_ID, now_hour, "energy")
+    )
+    assert len(await _stats(hass, GAS_ID)) == 30 * 24
+    # Tariff registers are not statistics of their own.
+    assert await _stats(hass, IMPORT_ID.replace("import", "import_tariff_1")) == []
+
+
+async def _poll(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
+) -> None:
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_keeps_current_and_recovers_an_outage_without_gap(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await _poll(hass, freezer, 3600)
+    assert len(await _stats(hass, IMPORT_ID)) == 30 * 24 + 1
+
+    inexogy.sim.fault = Fault.SERVER_ERROR
+    for _ in range(5):
+        await _poll(hass, freezer, 3600)
+    assert len(await _stats(hass, IMPORT_ID)) == 30 * 24 + 1
+
+    inexogy.sim.fault = Fault.NONE
+    await _poll(hass, freezer, 3600)
+    rows = await _stats(hass, IMPORT_ID)
+    assert len(rows) == 30 * 24 + 7
+    _assert_hourly(rows)
+    end = datetime.fromtimestamp(rows[-1]["start"], UTC) + H
+    first = datetime.fromtimestamp(rows[0]["start"], UTC)
+    assert rows[-1]["sum"] == pytest.approx(
+        _total(inexogy, ELECTRICITY_METER_ID, end, "energy")
+        - _total(inexogy, ELECTRICITY_METER_ID, first, "energy")
+    )
+
+
+async def test_reload_does_not_import_again(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    asked = inexogy.sim.request_count("/readings")
+    await hass.config_entries.async_reload(inexogy_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert inexogy.sim.request_count("/readings") == asked
+    assert len(await _stats(hass, IMPORT_ID)) == 30 * 24
+
+
+async def test_removing_the_entry_keeps_the_statistics(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    await hass.config_entries.async_remove(inexogy_entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(await _stats(hass, IMPORT_ID)) == 30 * 24
+
+
+async def test_import_history_action(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    before = await _stats(hass, IMPORT_ID)
+    end = datetime(2026, 11, 22, tzinfo=UTC)
+    await hass.services.async_call(
+        DOMAIN,
+        "import_history",
+        {
+            "config_entry_id": inexogy_entry.entry_id,
+            "start": (end - timedelta(days=2)).isoformat(),
+            "end": end.isoformat(),
+        },
+        blocking=True,
+    )
+    after = await _stats(hass, IMPORT_ID)
+    assert [r["start"] for r in after] == [r["start"] for r in before]
+    for old, new in zip(before, after, strict=True):
+        assert new["sum"] == pytest.approx(old["sum"])
+        assert new["state"] == pytest.approx(old["state"])
+
+    for start, stop in (
+        (end, end - H),  # backwards
+        (end, end + timedelta(days=2)),  # into the future
+        (end - timedelta(days=4000), end),  # beyond three years
+    ):
+        with pytest.raises(ServiceValidationError) as bad:
+            await hass.services.async_call(
+                DOMAIN,
+                "import_history",
+                {
+                    "config_entry_id": inexogy_entry.entry_id,
+                    "start": start.isoformat(),
+                    "end": stop.isoformat(),
+                },
+                blocking=True,
+            )
+        assert bad.value.translation_key == "invalid_range"
+    with pytest.raises(ServiceValidationError) as missing:
+        await hass.services.async_call(
+            DOMAIN,
+            "import_history",
+            {"config_entry_id": "nope", "start": "2026-11-01", "end": "2026-11-02"},
+            blocking=True,
+        )
+    assert missing.value.translation_key == "entry_not_loaded"
+
+
+@pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    rows = await _stats(hass, WATER_ID)
+    assert len(rows) == 30 * 24
+    asked = ready.sim.request_count(
+        f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings"
+    )
+    freezer.tick(timedelta(minutes=40))
+    await ready.sim.push_readings()
+    await settle(hass, ready)
+    rows = await _stats(hass, WATER_ID)
+    assert len(rows) == 30 * 24 + 1
+    assert (
+        ready.sim.request_count(f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings")
+        == asked
+    )
+
+    # READY corrects the 12:00 total: the hours around it follow.
+    hour = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    reading = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
+    for register in reading["registers"]:
+        if register["register"] == "Volume":
+            register["value"] -= 0.005
+    body = json.dumps(
+        {
+            "type": "MeterReadings",
+            "subscriptionId": next(iter(ready.sim.subscriptions)),
+            "deliveryId": "correction-1",
+            "readings": [reading],
+        }
+    ).encode()
+    webhook = next(iter(ready.sim.subscriptions.values())).webhook_uri
+    async with (
+        ClientSession() as client,
+        client.post(
+            webhook, data=body, headers={"X-Ready-Signature": ready.sim.sign(body)}
+        ) as response,
+    ):
+        assert response.status == 200
+    await settle(hass, ready)
+    corrected = await _stats(hass, WATER_ID)
+    assert len(corrected) == len(rows)
+    _assert_hourly(corrected)
+    assert corrected[-2]["sum"] == pytest.approx(rows[-2]["sum"] - 0.005)
+    assert corrected[-1]["sum"] == pytest.approx(rows[-1]["sum"])
+    assert corrected[-3]["sum"] == pytest.approx(rows[-3]["sum"])
