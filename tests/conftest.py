@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
+import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -56,6 +57,9 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         )
         yield
 
+
+# The test plugin logs every SQL statement; the recorder is not under test.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 # Ten seconds past a whole hour: polls in a test do not cross into the next.
 FROZEN_AT = "2026-11-23T12:00:10+00:00"

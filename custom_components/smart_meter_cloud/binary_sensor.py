@@ -24,7 +24,6 @@ _DEVICE_CLASSES = {
     Alarm.LEAK_INPUT_B: BinarySensorDeviceClass.MOISTURE,
     Alarm.TAMPER: BinarySensorDeviceClass.TAMPER,
     Alarm.LOW_BATTERY: BinarySensorDeviceClass.BATTERY,
-    Alarm.NO_SUPPLY_VOLTAGE: BinarySensorDeviceClass.POWER,
 }
 # What a household acts on is shown; sensor diagnostics stay in the background.
 _PRIMARY = {Alarm.LEAK, Alarm.BURST, Alarm.LEAK_INPUT_A, Alarm.LEAK_INPUT_B}

@@ -138,7 +138,7 @@ SENSORS: tuple[MeterSensorDescription, ...] = (
     _quantity(
         Quantity.VOLUME,
         "water_volume",
-        media=ANY_MEDIUM - {Medium.GAS},
+        media=frozenset({Medium.WATER}),
         device_class=SensorDeviceClass.WATER,
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
@@ -182,11 +182,23 @@ SENSORS: tuple[MeterSensorDescription, ...] = (
         entity_registry_enabled_default=False,
         value_fn=lambda reading: reading.info_code,
     ),
+    # What circulates through a heat or cooling meter is not consumption.
+    _quantity(
+        Quantity.VOLUME,
+        "volume",
+        media=frozenset({Medium.HEAT, Medium.COOLING}),
+        device_class=SensorDeviceClass.VOLUME,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
+        suggested_display_precision=3,
+    ),
     MeterSensorDescription(
         key="last_reading",
         translation_key="last_reading",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # Changes with every poll: noise in the logbook unless wanted.
+        entity_registry_enabled_default=False,
         value_fn=lambda reading: reading.time,
     ),
 )

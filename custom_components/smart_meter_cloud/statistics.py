@@ -33,7 +33,7 @@ from homeassistant.util.hass_dict import HassKey
 from homeassistant.util.unit_conversion import EnergyConverter, VolumeConverter
 
 from .api.errors import SmartMeterCloudError
-from .api.models import Meter, Quantity, Reading
+from .api.models import Medium, Meter, Quantity, Reading
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ class MeterStatistics:
         async with self._lock:
             readings = await self._async_history(meter, start - HOUR, end)
             written = 0
-            for quantity in _totals(readings):
+            for quantity in _totals(meter, readings):
                 key = statistic_id(self.coordinator.provider, meter.id, quantity)
                 stored = await self._async_rows_after(key, start - HOUR)
                 base = next(
@@ -221,7 +221,7 @@ class MeterStatistics:
     async def _async_update_meter(
         self, meter: Meter, latest: Reading, pushed: list[Reading]
     ) -> None:
-        quantities = [q for q in latest.values if q in STATISTIC_QUANTITIES]
+        quantities = [q for q in latest.values if _counts(meter, q)]
         anchors = {
             q: await self._async_anchor(
                 statistic_id(self.coordinator.provider, meter.id, q)
@@ -260,7 +260,7 @@ class MeterStatistics:
         self, meter: Meter, readings: list[Reading], since: datetime
     ) -> None:
         """A pushed hour we already have: write it and every later hour again."""
-        for quantity in _totals(readings):
+        for quantity in _totals(meter, readings):
             key = statistic_id(self.coordinator.provider, meter.id, quantity)
             # The row ending at `since` changes: start from the one before it.
             stored = await self._async_rows_after(key, since - 2 * HOUR)
@@ -372,8 +372,15 @@ def _points(readings: Iterable[Reading], quantity: Quantity) -> dict[datetime, f
     }
 
 
-def _totals(readings: Iterable[Reading]) -> set[Quantity]:
-    return {q for r in readings for q in r.values if q in STATISTIC_QUANTITIES}
+def _counts(meter: Meter, quantity: Quantity) -> bool:
+    """Whether a register is consumption the energy dashboard can use."""
+    if quantity is Quantity.VOLUME:
+        return meter.medium in (Medium.GAS, Medium.WATER)
+    return quantity in STATISTIC_QUANTITIES
+
+
+def _totals(meter: Meter, readings: Iterable[Reading]) -> set[Quantity]:
+    return {q for r in readings for q in r.values if _counts(meter, q)}
 
 
 def _hours(start: datetime, end: datetime) -> Iterable[datetime]:

@@ -171,7 +171,9 @@ def parse_reading(data: Mapping[str, Any], medium: Medium) -> Reading:
     forward = values.get(Quantity.FORWARD_TEMPERATURE)
     back = values.get(Quantity.RETURN_TEMPERATURE)
     if forward is not None and back is not None:
-        values[Quantity.TEMPERATURE_DIFFERENCE] = round(forward - back, 2)
+        # Positive in normal operation: heat flows out, cold flows out.
+        difference = back - forward if medium is Medium.COOLING else forward - back
+        values[Quantity.TEMPERATURE_DIFFERENCE] = round(difference, 2)
     if medium in (Medium.HEAT, Medium.COOLING) and _sensor_fault(values):
         for quantity in (*_TEMPERATURES, Quantity.FLOW, Quantity.POWER):
             values.pop(quantity, None)

@@ -1,0 +1,1 @@
+"""Benchmarks: measured by scripts/bench, never part of the test run."""
