@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from custom_components.smart_meter_cloud.api.errors import (
@@ -26,6 +27,18 @@ from tests.simulator import ready as sim
 from .conftest import Ready
 
 KEY = "c2VjcmV0LWFwaS1rZXk="
+
+
+def _client(session: aiohttp.ClientSession, ready: Ready) -> ReadyClient:
+    """A client of the simulator's demo tenant."""
+    return ReadyClient(
+        session,
+        tenant_id=sim.DEMO_TENANT_ID,
+        client_id=sim.DEMO_CLIENT_ID,
+        client_secret=sim.DEMO_CLIENT_SECRET,
+        base_url=ready.url,
+        token_url=ready.sim.token_url,
+    )
 
 
 def test_verification_hash_known_answer() -> None:
@@ -127,14 +140,7 @@ def test_parse_meter() -> None:
 
 async def test_client_errors_and_token_renewal(ready: Ready) -> None:
     async with aiohttp.ClientSession() as session:
-        client = ReadyClient(
-            session,
-            tenant_id=sim.DEMO_TENANT_ID,
-            client_id=sim.DEMO_CLIENT_ID,
-            client_secret=sim.DEMO_CLIENT_SECRET,
-            base_url=ready.url,
-            token_url=ready.sim.token_url,
-        )
+        client = _client(session, ready)
         assert len(await client.meters()) == 5
         assert ready.sim.tokens_issued == 1
         # A revoked token is renewed once, silently.
@@ -188,14 +194,7 @@ def test_malformed_pushes_are_refused() -> None:
 async def test_paging_batches_and_history(ready: Ready) -> None:
     ready.sim.set_meter_count(250)
     async with aiohttp.ClientSession() as session:
-        client = ReadyClient(
-            session,
-            tenant_id=sim.DEMO_TENANT_ID,
-            client_id=sim.DEMO_CLIENT_ID,
-            client_secret=sim.DEMO_CLIENT_SECRET,
-            base_url=ready.url,
-            token_url=ready.sim.token_url,
-        )
+        client = _client(session, ready)
         meters = await client.meters()
         assert len(meters) == 250
         assert ready.sim.request_count("/api/v1/meters") == 3
@@ -216,3 +215,19 @@ async def test_paging_batches_and_history(ready: Ready) -> None:
         ready.sim.fault = sim.Fault.SERVER_ERROR
         failed = await client.latest_readings([sim.WATER_METER_ID])
         assert isinstance(failed[sim.WATER_METER_ID], CannotConnectError)
+
+
+async def test_token_is_renewed_before_it_expires(
+    ready: Ready, freezer: FrozenDateTimeFactory
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        await client.first_meters()
+        freezer.tick(timedelta(seconds=3000))
+        await client.first_meters()
+        assert ready.sim.tokens_issued == 1
+        # A minute before the token's hour is up, a new one is fetched.
+        freezer.tick(timedelta(seconds=560))
+        await client.first_meters()
+        assert ready.sim.tokens_issued == 2
+        assert ready.sim.request_count("/api/v1/meters") == 3

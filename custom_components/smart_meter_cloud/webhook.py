@@ -211,15 +211,10 @@ class ReadyPushes:
     async def _handle_data(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response:
-        body = await _read(request)
-        if isinstance(body, web.Response):
-            return body
-        signed = request.headers.get(SIGNATURE_HEADER)
-        if signed is not None and not signature_valid(self._api_key, body, signed):
-            return _refuse(401, "signature mismatch")
-        data = _json(body)
-        if isinstance(data, web.Response):
-            return data
+        checked = await self._checked(request, signature_required=False)
+        if isinstance(checked, web.Response):
+            return checked
+        data, signed = checked
         try:
             push = self.client.parse_data_push(data)
         except InvalidResponseError as err:
@@ -227,7 +222,7 @@ class ReadyPushes:
         if isinstance(push, Verification):
             return self._answer_verification(push)
         # Data must be signed; only the challenge may come without.
-        if signed is None:
+        if not signed:
             return _refuse(401, "unsigned")
         self.last_payloads[type(push).__name__] = _shape(data)
         if push.delivery_id in self._delivered_set:
@@ -258,16 +253,10 @@ class ReadyPushes:
     async def _handle_status(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response:
-        body = await _read(request)
-        if isinstance(body, web.Response):
-            return body
-        if not signature_valid(
-            self._api_key, body, request.headers.get(SIGNATURE_HEADER)
-        ):
-            return _refuse(401, "signature mismatch")
-        data = _json(body)
-        if isinstance(data, web.Response):
-            return data
+        checked = await self._checked(request, signature_required=True)
+        if isinstance(checked, web.Response):
+            return checked
+        data, _ = checked
         try:
             status = self.client.parse_status_push(data)
         except InvalidResponseError as err:
@@ -277,6 +266,26 @@ class ReadyPushes:
             return web.json_response({"status": "not ours"})
         self._set_status(status.status, status.reason)
         return web.json_response({"status": "ok"})
+
+    async def _checked(
+        self, request: web.Request, *, signature_required: bool
+    ) -> tuple[dict[str, Any], bool] | web.Response:
+        """Read, check the signature of and parse a body; or say why not.
+
+        Returns the JSON object and whether it was signed.
+        """
+        body = await _read(request)
+        if isinstance(body, web.Response):
+            return body
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if (signature is not None or signature_required) and not signature_valid(
+            self._api_key, body, signature
+        ):
+            return _refuse(401, "signature mismatch")
+        data = _json(body)
+        if isinstance(data, web.Response):
+            return data
+        return data, signature is not None
 
     def _remember(self, delivery_id: str) -> None:
         if len(self._delivered) == self._delivered.maxlen:

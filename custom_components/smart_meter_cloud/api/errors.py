@@ -9,6 +9,9 @@ class AuthError(SmartMeterCloudError):
     """The credentials are wrong, or the token was revoked: sign in again."""
 
 
+DEFAULT_RETRY_AFTER = 60.0
+
+
 class RateLimitedError(SmartMeterCloudError):
     """The cloud throttles us; do not ask again before `retry_after` seconds."""
 
@@ -16,6 +19,14 @@ class RateLimitedError(SmartMeterCloudError):
         """Remember how long the cloud asked us to wait."""
         super().__init__(f"rate limited, retry after {retry_after:g} s")
         self.retry_after = retry_after
+
+    @classmethod
+    def from_header(cls, header: str | None) -> RateLimitedError:
+        """Read a Retry-After header in seconds; a minute when it says nothing."""
+        try:
+            return cls(max(float(header), 1.0) if header else DEFAULT_RETRY_AFTER)
+        except ValueError:
+            return cls(DEFAULT_RETRY_AFTER)
 
 
 class BadRequestError(SmartMeterCloudError):

@@ -33,7 +33,6 @@ if logging.getLogger("oauthlib").level == logging.NOTSET:
 DEFAULT_BASE_URL: Final = "https://api.inexogy.com/public/v1"
 APP_NAME: Final = "Home Assistant Smart Meter Cloud"
 DEFAULT_TIMEOUT: Final = 20.0
-DEFAULT_RETRY_AFTER: Final = 60.0
 MAX_CONCURRENT_REQUESTS: Final = 4
 # Errors come as text/plain; without it in Accept the API answers 406.
 _ACCEPT: Final = "application/json, text/plain;q=0.9"
@@ -337,7 +336,7 @@ class InexogyClient:
         if status in (401, 403):
             raise AuthError(message)
         if status == 429:
-            raise RateLimitedError(_seconds(retry_after))
+            raise RateLimitedError.from_header(retry_after)
         if 400 <= status < 500:
             raise BadRequestError(message)
         raise CannotConnectError(f"{path}: HTTP {status}")
@@ -355,10 +354,3 @@ def _plain(text: str) -> str:
     if "<" in text:
         return "(HTML page)"
     return " ".join(text.split())[:200]
-
-
-def _seconds(header: str | None) -> float:
-    try:
-        return max(float(header), 1.0) if header else DEFAULT_RETRY_AFTER
-    except ValueError:
-        return DEFAULT_RETRY_AFTER

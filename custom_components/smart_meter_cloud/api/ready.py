@@ -40,7 +40,6 @@ SIGNATURE_HEADER: Final = "X-Ready-Signature"
 PAGE_SIZE: Final = 100
 BATCH_SIZE: Final = 100
 DEFAULT_TIMEOUT: Final = 30.0
-DEFAULT_RETRY_AFTER: Final = 60.0
 # Renew the token this long before it expires, so no request carries a stale one.
 _TOKEN_MARGIN: Final = 60.0
 
@@ -523,7 +522,7 @@ def _answer(path: str, status: int, text: str, headers: Mapping[str, str]) -> An
     if status in (401, 403):
         raise AuthError(f"HTTP {status}")
     if status == 429:
-        raise RateLimitedError(_seconds(headers.get("Retry-After")))
+        raise RateLimitedError.from_header(headers.get("Retry-After"))
     if 400 <= status < 500:
         raise BadRequestError(f"HTTP {status}: {_problem(text)}", status=status)
     raise CannotConnectError(f"{path}: HTTP {status}")
@@ -536,13 +535,6 @@ def _problem(text: str) -> str:
         return " ".join(str(data.get(k) or "") for k in ("title", "detail")).strip()
     except ValueError, AttributeError:
         return "(no details)"
-
-
-def _seconds(header: str | None) -> float:
-    try:
-        return max(float(header), 1.0) if header else DEFAULT_RETRY_AFTER
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
 
 
 def _guard[*Ts, T](parse: Callable[[*Ts], T], *args: *Ts) -> T | None:
