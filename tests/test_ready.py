@@ -560,6 +560,7 @@ async def test_cloudhooks_when_home_assistant_cloud_is_active(
         return f"{ready.ha_url}/api/webhook/{webhook_id}"
 
     await hass.config.async_update(external_url=None)
+    hass.config.components.add("cloud")
     with (
         patch(
             "homeassistant.components.cloud.async_active_subscription",

@@ -7,7 +7,7 @@ import logging
 from typing import Any, Final
 
 from aiohttp import web
-from homeassistant.components import cloud, webhook
+from homeassistant.components import webhook
 from homeassistant.const import CONF_API_KEY, EVENT_CORE_CONFIG_UPDATE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -104,11 +104,17 @@ class ReadyPushes:
 
     async def _async_urls(self) -> tuple[str, str] | None:
         """Public URLs of both webhooks: a cloudhook if we can, else external."""
-        if cloud.async_active_subscription(self.hass):
-            return (
-                await cloud.async_get_or_create_cloudhook(self.hass, self.data_id),
-                await cloud.async_get_or_create_cloudhook(self.hass, self.status_id),
-            )
+        if "cloud" in self.hass.config.components:
+            # Imported only when loaded: it pulls in half of Home Assistant.
+            from homeassistant.components import cloud
+
+            if cloud.async_active_subscription(self.hass):
+                return (
+                    await cloud.async_get_or_create_cloudhook(self.hass, self.data_id),
+                    await cloud.async_get_or_create_cloudhook(
+                        self.hass, self.status_id
+                    ),
+                )
         try:
             return tuple(  # type: ignore[return-value]
                 webhook.async_generate_url(
