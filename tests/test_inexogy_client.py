@@ -155,3 +155,10 @@ def test_totals_never_go_backwards() -> None:
         None, _reading(energy_import=5.0, energy_export_tariff_1=0.0)
     )
     assert tariff.values[Quantity.ENERGY_EXPORT_TARIFF_1] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("120", 120.0), ("0", 1.0), (None, 60.0), ("soon", 60.0)]
+)
+def test_retry_after_header(header: str | None, seconds: float) -> None:
+    assert RateLimitedError.from_header(header).retry_after == seconds
