@@ -232,7 +232,12 @@ class MeterStatistics:
         starts = [a.time for a in anchors.values() if a is not None]
         start = min(starts) if len(starts) == len(anchors) else newest - self.backfill
         # Pushed whole hours from the anchor on need no request.
-        readings = sorted(pushed, key=lambda reading: reading.time)
+        # The hour already stored, received again unchanged (a poll, or a push
+        # repeating it), is no correction: skip it before reading any rows.
+        readings = sorted(
+            (r for r in pushed if not _already_stored(r, anchors)),
+            key=lambda reading: reading.time,
+        )
         corrections = [r.time for r in readings if starts and r.time <= max(starts)]
         if corrections:
             await self._async_correct(meter, readings, min(corrections))
@@ -370,6 +375,19 @@ def _points(readings: Iterable[Reading], quantity: Quantity) -> dict[datetime, f
         for r in readings
         if quantity in r.values and r.time == floor_hour(r.time)
     }
+
+
+def _already_stored(
+    reading: Reading, anchors: Mapping[Quantity, Anchor | None]
+) -> bool:
+    """Whether a reading is exactly the last imported hour's totals."""
+    return all(
+        (anchor := anchors[q]) is not None
+        and anchor.time == reading.time
+        and anchor.total == reading.values[q]
+        for q in anchors
+        if q in reading.values
+    )
 
 
 def _counts(meter: Meter, quantity: Quantity) -> bool:
