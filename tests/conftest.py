@@ -72,6 +72,14 @@ class Inexogy:
     sim: InexogySimulator
     url: str
 
+    def user_input(self, **changes: Any) -> dict[str, Any]:
+        """The inexogy form filled in for the simulator's demo account."""
+        return {
+            "email": DEMO_EMAIL,
+            "password": DEMO_PASSWORD,
+            "advanced": {"base_url": self.url},
+        } | changes
+
 
 @pytest.fixture
 async def inexogy(

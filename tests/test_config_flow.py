@@ -30,11 +30,7 @@ async def test_user_flow_recovers_from_a_wrong_password(
     flow_id = await start_inexogy_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id,
-        {
-            "email": DEMO_EMAIL,
-            "password": "wrong",
-            "advanced": {"base_url": inexogy.url},
-        },
+        inexogy.user_input(password="wrong"),
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_auth"}
@@ -43,11 +39,7 @@ async def test_user_flow_recovers_from_a_wrong_password(
 
     result = await hass.config_entries.flow.async_configure(
         flow_id,
-        {
-            "email": f" {DEMO_EMAIL.upper()} ",
-            "password": DEMO_PASSWORD,
-            "advanced": {"base_url": inexogy.url},
-        },
+        inexogy.user_input(email=f" {DEMO_EMAIL.upper()} "),
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
@@ -80,11 +72,7 @@ async def test_user_flow_errors_from_the_cloud(
     hass: HomeAssistant, inexogy: Inexogy, fault: Fault, error: str
 ) -> None:
     flow_id = await start_inexogy_flow(hass)
-    user_input = {
-        "email": DEMO_EMAIL,
-        "password": DEMO_PASSWORD,
-        "advanced": {"base_url": inexogy.url},
-    }
+    user_input = inexogy.user_input()
     inexogy.sim.fault = fault
     result = await hass.config_entries.flow.async_configure(flow_id, user_input)
     assert result["type"] is FlowResultType.FORM
@@ -102,11 +90,7 @@ async def test_user_flow_cannot_reach_the_cloud(
     flow_id = await start_inexogy_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id,
-        {
-            "email": DEMO_EMAIL,
-            "password": DEMO_PASSWORD,
-            "advanced": {"base_url": inexogy.url},
-        },
+        inexogy.user_input(),
     )
     assert result["errors"] == {"base": "cannot_connect"}
 
@@ -117,11 +101,7 @@ async def test_user_flow_no_active_meters(
     active = [m for m in inexogy.sim.meters if m.active]
     inexogy.sim.meters = [m for m in inexogy.sim.meters if not m.active]
     flow_id = await start_inexogy_flow(hass)
-    user_input = {
-        "email": DEMO_EMAIL,
-        "password": DEMO_PASSWORD,
-        "advanced": {"base_url": inexogy.url},
-    }
+    user_input = inexogy.user_input()
     result = await hass.config_entries.flow.async_configure(flow_id, user_input)
     assert result["errors"] == {"base": "no_meters"}
 
@@ -138,11 +118,7 @@ async def test_user_flow_unexpected_answer(
     flow_id = await start_inexogy_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id,
-        {
-            "email": DEMO_EMAIL,
-            "password": DEMO_PASSWORD,
-            "advanced": {"base_url": inexogy.url},
-        },
+        inexogy.user_input(),
     )
     assert result["errors"] == {"base": "unknown"}
 
@@ -162,11 +138,7 @@ async def test_one_entry_per_account(
     flow_id = await start_inexogy_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id,
-        {
-            "email": DEMO_EMAIL.upper(),
-            "password": DEMO_PASSWORD,
-            "advanced": {"base_url": inexogy.url},
-        },
+        inexogy.user_input(email=DEMO_EMAIL.upper()),
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -228,22 +200,14 @@ async def test_reconfigure(
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        {
-            "email": OTHER_EMAIL,
-            "password": OTHER_PASSWORD,
-            "advanced": {"base_url": inexogy.url},
-        },
+        inexogy.user_input(email=OTHER_EMAIL, password=OTHER_PASSWORD),
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_account"
 
     result = await _start_reconfigure(hass, inexogy_entry)
     inexogy.sim.fault = Fault.SERVER_ERROR
-    user_input = {
-        "email": DEMO_EMAIL,
-        "password": DEMO_PASSWORD,
-        "advanced": {"base_url": inexogy.url},
-    }
+    user_input = inexogy.user_input()
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], user_input
     )
