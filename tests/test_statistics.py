@@ -8,11 +8,21 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.loader import DATA_CUSTOM_COMPONENTS
+from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_test_home_assistant,
+)
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
     statistics_during_period,
+)
+from pytest_homeassistant_custom_component.typing import (
+    RecorderInstanceContextManager,
 )
 
 from custom_components.smart_meter_cloud.const import DOMAIN
@@ -20,7 +30,7 @@ from custom_components.smart_meter_cloud.statistics import Anchor, hourly_rows
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, GAS_METER_ID, Fault
 
-from .conftest import Inexogy, Ready, settle
+from .conftest import Inexogy, Ready, settle, start_inexogy_flow
 
 H = timedelta(hours=1)
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
@@ -95,7 +105,7 @@ def test_times_between_hours_are_not_totals_of_an_hour() -> None:
 
 async def _stats(hass: HomeAssistant, statistic_id: str) -> list[dict[str, float]]:
     await async_wait_recording_done(hass)
-    found = await hass.async_add_executor_job(
+    found = await get_instance(hass).async_add_executor_job(
         statistics_during_period,
         hass,
         T0 - timedelta(days=400),
@@ -295,3 +305,56 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     assert corrected[-2]["sum"] == pytest.approx(rows[-2]["sum"] - 0.005)
     assert corrected[-1]["sum"] == pytest.approx(rows[-1]["sum"])
     assert corrected[-3]["sum"] == pytest.approx(rows[-3]["sum"])
+
+
+# Stopping the first Home Assistant leaves its storage's delayed-write timer.
+@pytest.mark.parametrize(
+    ("persistent_database", "expected_lingering_timers"), [(True, True)]
+)
+async def test_restart_in_the_middle_of_a_backfill(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    async_test_recorder: RecorderInstanceContextManager,
+) -> None:
+    """Hours written before a restart stay; the rest follow; none twice."""
+    inexogy.sim.readings_left = 0  # the first 30 days hang until the reload
+    result = await hass.config_entries.flow.async_configure(
+        await start_inexogy_flow(hass), inexogy.user_input()
+    )
+    entry = result["result"]
+    # 90 days are three requests per meter: answer one, then hang up.
+    inexogy.sim.readings_left = 1
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 30, "history_days": 90}
+    )
+    await inexogy.sim.wait_for_requests("/readings", 3)  # 1 hung, 1 answered, 1 hung
+    await async_wait_recording_done(hass)
+    first = await _stats(hass, IMPORT_ID)
+    assert len(first) == 30 * 24
+    await hass.async_stop()
+
+    inexogy.sim.readings_left = None
+    asked = inexogy.sim.request_count("/readings")
+    async with async_test_home_assistant() as restarted:
+        restarted.data.pop(DATA_CUSTOM_COMPONENTS)
+        async with async_test_recorder(restarted):
+            MockConfigEntry(
+                domain=DOMAIN,
+                entry_id=entry.entry_id,
+                data=dict(entry.data),
+                options=dict(entry.options),
+                unique_id=entry.unique_id,
+                title=entry.title,
+            ).add_to_hass(restarted)
+            assert await async_setup_component(restarted, DOMAIN, {})
+            await restarted.async_block_till_done(wait_background_tasks=True)
+            after = {key: await _stats(restarted, key) for key in (IMPORT_ID, GAS_ID)}
+            await restarted.config_entries.async_unload(entry.entry_id)
+    for rows in after.values():
+        assert len(rows) == 90 * 24
+        _assert_hourly(rows)
+    assert after[IMPORT_ID][: len(first)] == first
+    # Only what was missing was asked for: the cut-off meter's last two months.
+    active = sum(1 for meter in inexogy.sim.meters if meter.active)
+    assert inexogy.sim.request_count("/readings") - asked == 3 * active - 1

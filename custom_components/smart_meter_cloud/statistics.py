@@ -8,7 +8,7 @@ imported hour as `sum`.
 """
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
@@ -241,12 +241,18 @@ class MeterStatistics:
         corrections = [r.time for r in readings if starts and r.time <= max(starts)]
         if corrections:
             await self._async_correct(meter, readings, min(corrections))
+            for quantity in quantities:
+                key = statistic_id(self.coordinator.provider, meter.id, quantity)
+                anchors[quantity] = self._anchors.get(key, anchors[quantity])
             readings = [r for r in readings if r.time > max(starts)]
         have = {r.time for r in readings}
         needed = start + HOUR
         if needed <= newest and not all(t in have for t in _hours(needed, newest)):
+            # Each chunk is written as it arrives: a backfill cut short by a
+            # restart or an outage resumes from the last hour it stored.
             try:
-                readings = [*await self._async_history(meter, start, newest), *readings]
+                async for chunk in self._async_chunks(meter, start, newest):
+                    self._write_rows(meter, anchors, chunk)
             except SmartMeterCloudError as err:
                 _LOGGER.debug(
                     "History of meter %s not available now: %s", meter.id, err
@@ -254,12 +260,21 @@ class MeterStatistics:
                 return
         if latest.time == newest:
             readings.append(latest)
-        for quantity in quantities:
+        self._write_rows(meter, anchors, readings)
+
+    def _write_rows(
+        self,
+        meter: Meter,
+        anchors: dict[Quantity, Anchor | None],
+        readings: list[Reading],
+    ) -> None:
+        """Write the hours after each register's anchor; move the anchors on."""
+        for quantity, anchor in anchors.items():
             key = statistic_id(self.coordinator.provider, meter.id, quantity)
-            rows, anchor = hourly_rows(anchors[quantity], _points(readings, quantity))
+            rows, anchors[quantity] = hourly_rows(anchor, _points(readings, quantity))
             if rows:
                 self._write(meter, quantity, rows)
-            self._anchors[key] = anchor
+            self._anchors[key] = anchors[quantity]
 
     async def _async_correct(
         self, meter: Meter, readings: list[Reading], since: datetime
@@ -281,11 +296,18 @@ class MeterStatistics:
     async def _async_history(
         self, meter: Meter, start: datetime, end: datetime
     ) -> list[Reading]:
-        readings: list[Reading] = []
+        return [
+            r async for chunk in self._async_chunks(meter, start, end) for r in chunk
+        ]
+
+    async def _async_chunks(
+        self, meter: Meter, start: datetime, end: datetime
+    ) -> AsyncIterator[list[Reading]]:
+        """The history from start to end, one request per chunk the API accepts."""
         chunk_start = start
         while chunk_start < end:
             chunk_end = min(chunk_start + CHUNK, end)
-            readings += await self.coordinator.client.history(
+            yield await self.coordinator.client.history(
                 meter.id, chunk_start, chunk_end
             )
             if end - start > CHUNK:
@@ -293,7 +315,6 @@ class MeterStatistics:
                     "Imported history of meter %s up to %s", meter.id, chunk_end
                 )
             chunk_start = chunk_end
-        return readings
 
     async def _async_anchor(self, key: str) -> Anchor | None:
         if key not in self._anchors:

@@ -300,6 +300,10 @@ class InexogySimulator:
         self.retry_after = 60
         self.late_fields_visible = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        # Answer this many more /readings requests, then hang (as TIMEOUT does)
+        # until stopped: a history download cut off in the middle.
+        self.readings_left: int | None = None
+        self._arrived = asyncio.Event()
         self._fault = Fault.NONE
         self._meter_faults = _FaultMap(self._wake, {})
         self._consumers: dict[str, str] = {}
@@ -334,6 +338,12 @@ class InexogySimulator:
         """Count requests for ``path`` ("/meters", "meters" or "/public/v1/meters")."""
         path = "/" + path.removeprefix(BASE_PATH).lstrip("/")
         return sum(1 for _, p, _ in self.requests if p == path)
+
+    async def wait_for_requests(self, path: str, count: int) -> None:
+        """Wait until ``count`` requests for ``path`` have arrived."""
+        while self.request_count(path) < count:
+            await self._arrived.wait()
+            self._arrived.clear()
 
     def revoke_tokens(self) -> None:
         """Invalidate every issued access token (data endpoints answer 401)."""
@@ -406,6 +416,7 @@ class InexogySimulator:
         if path.startswith(f"{BASE_PATH}/"):
             path = path.removeprefix(BASE_PATH)
         self.requests.append((request.method, path, dict(request.query)))
+        self._arrived.set()
         try:
             return await handler(request)
         except _Abort as err:
@@ -606,6 +617,10 @@ class InexogySimulator:
         return {"time": now, "values": self._values(meter, now, request, fault)}, fault
 
     async def _readings(self, request: web.Request) -> tuple[Any, Fault]:
+        if self.readings_left is not None:
+            if self.readings_left <= 0:
+                await self._apply(Fault.TIMEOUT, lambda: True)
+            self.readings_left -= 1
         meter = self._meter_of(request)
         fault = await self._meter_fault(meter)
         now, query = self.now_ms(), request.query
