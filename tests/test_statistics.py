@@ -1,6 +1,7 @@
 """Hourly long-term statistics: backfill, keeping current, outages, corrections."""
 
 from datetime import UTC, datetime, timedelta
+import itertools
 import json
 
 from aiohttp import ClientSession
@@ -317,21 +318,15 @@ async def test_restart_in_the_middle_of_a_backfill(
     async_test_recorder: RecorderInstanceContextManager,
 ) -> None:
     """Hours written before a restart stay; the rest follow; none twice."""
-    inexogy.sim.readings_left = 0  # the first 30 days hang until the reload
+    inexogy.sim.readings_left = 1  # the first meter's 30 days, then hang up
     result = await hass.config_entries.flow.async_configure(
         await start_inexogy_flow(hass), inexogy.user_input()
     )
     entry = result["result"]
-    # 90 days are three requests per meter: answer one, then hang up.
-    inexogy.sim.readings_left = 1
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    await hass.config_entries.options.async_configure(
-        result["flow_id"], {"scan_interval": 30, "history_days": 90}
-    )
-    await inexogy.sim.wait_for_requests("/readings", 3)  # 1 hung, 1 answered, 1 hung
-    await async_wait_recording_done(hass)
+    await inexogy.sim.wait_for_requests("/readings", 2)
     first = await _stats(hass, IMPORT_ID)
     assert len(first) == 30 * 24
+    assert await _stats(hass, GAS_ID) == []
     await hass.async_stop()
 
     inexogy.sim.readings_left = None
@@ -352,9 +347,47 @@ async def test_restart_in_the_middle_of_a_backfill(
             after = {key: await _stats(restarted, key) for key in (IMPORT_ID, GAS_ID)}
             await restarted.config_entries.async_unload(entry.entry_id)
     for rows in after.values():
-        assert len(rows) == 90 * 24
+        assert len(rows) == 30 * 24
         _assert_hourly(rows)
-    assert after[IMPORT_ID][: len(first)] == first
-    # Only what was missing was asked for: the cut-off meter's last two months.
+    assert after[IMPORT_ID] == first
+    # Only what was missing was asked for: not the first meter's 30 days.
     active = sum(1 for meter in inexogy.sim.meters if meter.active)
-    assert inexogy.sim.request_count("/readings") - asked == 3 * active - 1
+    assert inexogy.sim.request_count("/readings") - asked == active - 1
+
+
+def _assert_consistent(rows: list[dict[str, float]]) -> None:
+    """Each hour's consumption is the change of the meter total: no step."""
+    for before, after in itertools.pairwise(rows):
+        assert after["sum"] - before["sum"] == pytest.approx(
+            after["state"] - before["state"], abs=1e-6
+        )
+
+
+async def test_more_history_days_fetch_the_earlier_history(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    before = await _stats(hass, IMPORT_ID)
+    assert len(before) == 30 * 24
+    asked = inexogy.sim.request_count("/readings")
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 30, "history_days": 90}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    rows = await _stats(hass, IMPORT_ID)
+    assert len(rows) == 90 * 24
+    _assert_hourly(rows)
+    _assert_consistent(rows)
+    # The hours already there are left as they were.
+    assert rows[-len(before) :] == before
+    active = sum(1 for meter in inexogy.sim.meters if meter.active)
+    assert inexogy.sim.request_count("/readings") - asked <= 3 * active
+    gas = await _stats(hass, GAS_ID)
+    assert len(gas) == 90 * 24
+    _assert_consistent(gas)
+
+    # Recorded: a reload asks for nothing more.
+    asked = inexogy.sim.request_count("/readings")
+    await hass.config_entries.async_reload(inexogy_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert inexogy.sim.request_count("/readings") == asked

@@ -12,6 +12,9 @@ CONF_CONSUMER_SECRET: Final = "consumer_secret"
 CONF_ACCESS_TOKEN_SECRET: Final = "access_token_secret"
 CONF_METERS: Final = "meters"
 CONF_HISTORY_DAYS: Final = "history_days"
+# The earliest hour history was imported from; more is fetched when the
+# history_days option reaches further back.
+CONF_HISTORY_START: Final = "history_start"
 CONF_TENANT_ID: Final = "tenant_id"
 CONF_TOKEN_URL: Final = "token_url"
 CONF_SCOPE: Final = "scope"

@@ -34,7 +34,7 @@ from homeassistant.util.unit_conversion import EnergyConverter, VolumeConverter
 
 from .api.errors import SmartMeterCloudError
 from .api.models import Medium, Meter, Quantity, Reading
-from .const import DOMAIN
+from .const import CONF_HISTORY_START, DOMAIN
 
 if TYPE_CHECKING:
     from .coordinator import SmartMeterCoordinator
@@ -55,6 +55,8 @@ STATISTIC_QUANTITIES: Final = frozenset(
 # One request covers this much history: 720 hourly values, well within limits.
 CHUNK: Final = timedelta(days=30)
 DEFAULT_BACKFILL: Final = timedelta(days=30)
+# Stored values come back as floats of the database: compare with a margin.
+EPSILON: Final = 1e-9
 DATA_ANCHORS: HassKey[dict[str, Anchor | None]] = HassKey(f"{DOMAIN}_anchors")
 
 
@@ -154,6 +156,13 @@ class MeterStatistics:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._again = False
+        # The option asks for more history than was imported: fetch it first.
+        entry = coordinator.config_entry
+        self._since = floor_hour(dt_util.utcnow()) - backfill
+        reached = dt_util.parse_datetime(entry.data.get(CONF_HISTORY_START, ""))
+        self._extend_to = reached if reached and self._since < reached else None
+        if reached is None:
+            self._record_history_start(self._since)
 
     @callback
     def async_schedule(self) -> None:
@@ -168,9 +177,36 @@ class MeterStatistics:
     async def _async_run(self) -> None:
         while True:
             self._again = False
+            if self._extend_to is not None and self.coordinator.last_update_success:
+                await self._async_extend(self._extend_to)
             await self.async_update(self.coordinator.take_pushed())
             if not self._again:
                 return
+
+    async def _async_extend(self, reached: datetime) -> None:
+        """Import the history before what was imported, back to the option's start.
+
+        Newest chunk first, each joined to the hours after it and recorded, so
+        that a restart carries on from where it stopped.
+        """
+        while reached > self._since:
+            # One request per meter: the range and the hour on either side.
+            start = max(self._since, reached + 2 * HOUR - CHUNK)
+            try:
+                for meter in list(self.coordinator.meters.values()):
+                    await self.async_import(meter, start, reached + HOUR)
+            except SmartMeterCloudError as err:
+                _LOGGER.debug("Earlier history not available now: %s", err)
+                return
+            reached = start
+            self._record_history_start(reached)
+        self._extend_to = None
+
+    def _record_history_start(self, start: datetime) -> None:
+        entry = self.coordinator.config_entry
+        self.hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_HISTORY_START: start.isoformat()}
+        )
 
     async def async_update(self, pushed: Sequence[tuple[str, Reading]] = ()) -> None:
         """Import what is new for every meter: pushed hours, else history."""
@@ -187,7 +223,14 @@ class MeterStatistics:
                     )
 
     async def async_import(self, meter: Meter, start: datetime, end: datetime) -> int:
-        """Import a range again from the cloud's history; return the hours written."""
+        """Import a range again from the cloud's history; return the hours written.
+
+        The range joins the stored hours around it: after a stored hour it
+        continues that hour's sum, and a change in the range moves the sums of
+        the stored hours after it. With nothing stored before it (history
+        reaching further back), its sums lead up to the first stored hour,
+        which then stays as it is.
+        """
         async with self._lock:
             readings = await self._async_history(meter, start - HOUR, end)
             written = 0
@@ -203,17 +246,23 @@ class MeterStatistics:
                     None,
                 )
                 rows, _ = hourly_rows(base, _points(readings, quantity))
-                rows = [row for row in rows if row["start"] < end]
-                old_end = next((t for s, _, t in stored if s == end - HOUR), None)
-                if rows and old_end is not None:
-                    # The stored hours after the range move with it.
-                    shift = rows[-1]["sum"] - old_end
-                    rows += [
-                        StatisticData(start=s, state=state, sum=total + shift)
-                        for s, state, total in stored
-                        if s >= end
-                    ]
-                self._write(meter, quantity, rows)
+                rows = [row for row in rows if start <= row["start"] < end]
+                later = [row for row in stored if row[0] >= end]
+                if rows and later:
+                    # With no reset between, sum - state is the same all along.
+                    _, state, total = later[0]
+                    last = rows[-1]
+                    shift = (last["sum"] - last["state"]) - (total - state)
+                    if base is None:
+                        rows = [_moved(row, -shift) for row in rows]
+                    elif abs(shift) > EPSILON:
+                        rows += [
+                            StatisticData(start=s, state=state, sum=total + shift)
+                            for s, state, total in later
+                        ]
+                rows = _changed(rows, stored)
+                if rows:
+                    self._write(meter, quantity, rows)
                 self._anchors.pop(key, None)
                 written = max(written, len(rows))
             return written
@@ -388,6 +437,24 @@ def _name(meter: Meter, quantity: Quantity) -> str:
     """Named like the meter's device, to find it in the energy settings."""
     tail = (meter.serial or meter.id)[-4:]
     return f"{meter.medium.capitalize()} meter {tail} {quantity.replace('_', ' ')}"
+
+
+def _moved(row: StatisticData, shift: float) -> StatisticData:
+    return StatisticData(start=row["start"], state=row["state"], sum=row["sum"] + shift)
+
+
+def _changed(
+    rows: list[StatisticData], stored: Iterable[tuple[datetime, float, float]]
+) -> list[StatisticData]:
+    """The rows that differ from what is stored: writing is the slow part."""
+    old = {start: (state, total) for start, state, total in stored}
+    return [
+        row
+        for row in rows
+        if (was := old.get(row["start"])) is None
+        or abs(was[0] - row["state"]) > EPSILON
+        or abs(was[1] - row["sum"]) > EPSILON
+    ]
 
 
 def _points(readings: Iterable[Reading], quantity: Quantity) -> dict[datetime, float]:
