@@ -160,6 +160,11 @@ SENSORS: tuple[MeterSensorDescription, ...] = (
             state_class=SensorStateClass.MEASUREMENT,
             native_unit_of_measurement=UnitOfTemperature.CELSIUS,
             suggested_display_precision=1,
+            # Where the meter hangs, for its frost and heat alarms: about
+            # the meter, not about what flows through it.
+            entity_category=(
+                EntityCategory.DIAGNOSTIC if q is Quantity.AMBIENT_TEMPERATURE else None
+            ),
         )
         for q in (
             Quantity.FORWARD_TEMPERATURE,
