@@ -220,6 +220,9 @@ async def async_setup_entry(
 
     @callback
     def add_new_sensors() -> None:
+        # A meter that left took its entities along; should it come back,
+        # they are added again.
+        known.difference_update({k for k in known if k[0] not in coordinator.meters})
         new = []
         for meter_id, reading in coordinator.data.readings.items():
             medium = coordinator.meters[meter_id].medium
