@@ -3,9 +3,10 @@
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
 
 from custom_components.smart_meter_cloud.const import DOMAIN
-from tests.simulator.inexogy import ELECTRICITY_METER_ID, INACTIVE_METER_ID
+from tests.simulator.inexogy import ELECTRICITY_METER_ID, INACTIVE_METER_ID, Fault
 
 from .conftest import Inexogy
 
@@ -32,3 +33,30 @@ async def test_setup_and_unload(
         if not e.disabled
     )
     assert hass.config_entries.async_entries(DOMAIN) == [inexogy_entry]
+
+
+@pytest.mark.parametrize(
+    ("fault", "state", "key"),
+    [
+        (Fault.SERVER_ERROR, ConfigEntryState.SETUP_RETRY, "cannot_connect"),
+        (Fault.RATE_LIMITED, ConfigEntryState.SETUP_RETRY, "rate_limited"),
+        (None, ConfigEntryState.SETUP_ERROR, "invalid_auth"),
+    ],
+)
+async def test_setup_failure_tells_why(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    fault: Fault | None,
+    state: ConfigEntryState,
+    key: str,
+) -> None:
+    await hass.config_entries.async_unload(inexogy_entry.entry_id)
+    if fault is None:
+        inexogy.sim.revoke_tokens()
+    else:
+        inexogy.sim.fault = fault
+    await hass.config_entries.async_setup(inexogy_entry.entry_id)
+    assert inexogy_entry.state is state
+    assert inexogy_entry.error_reason_translation_domain == DOMAIN
+    assert inexogy_entry.error_reason_translation_key == key

@@ -252,7 +252,7 @@ async def test_import_history_action(
             {"config_entry_id": "nope", "start": "2026-11-01", "end": "2026-11-02"},
             blocking=True,
         )
-    assert missing.value.translation_key == "entry_not_loaded"
+    assert missing.value.translation_key == "service_config_entry_not_found"
 
 
 @pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")

@@ -34,7 +34,12 @@ from .const import (
     DOMAIN,
     PROVIDER_READY,
 )
-from .coordinator import RuntimeData, SmartMeterConfigEntry, SmartMeterCoordinator
+from .coordinator import (
+    RuntimeData,
+    SmartMeterConfigEntry,
+    SmartMeterCoordinator,
+    device_identifier,
+)
 from .services import async_setup_services
 from .statistics import MeterStatistics
 from .webhook import ReadyPushes
@@ -87,7 +92,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     # for a backfill.
     entry.async_on_unload(coordinator.async_add_listener(statistics.async_schedule))
     statistics.async_schedule()
-    _remove_stale_devices(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if isinstance(client, ReadyClient):
         pushes = ReadyPushes(
@@ -112,20 +116,23 @@ def _webhook_ids(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> tuple[str
     return entry.data[CONF_WEBHOOK_ID], entry.data[CONF_STATUS_WEBHOOK_ID]
 
 
-def _remove_stale_devices(
-    hass: HomeAssistant,
-    entry: SmartMeterConfigEntry,
-    coordinator: SmartMeterCoordinator,
-) -> None:
-    """Drop devices of meters that left the account or were deselected."""
-    registry = dr.async_get(hass)
-    wanted = {
-        (DOMAIN, f"{coordinator.provider}_{meter_id}")
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: SmartMeterConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let a user delete a meter's device, unless the meter is still polled.
+
+    Devices of meters that left the account go by themselves; this is for
+    one the integration could not tell is gone.
+    """
+    runtime = getattr(entry, "runtime_data", None)
+    if runtime is None:
+        # Not loaded: setup brings the device back if the meter is polled.
+        return True
+    coordinator = runtime.coordinator
+    return not any(
+        device_identifier(coordinator.provider, meter_id) in device.identifiers
         for meter_id in coordinator.meters
-    }
-    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
-        if not device.identifiers & wanted:
-            registry.async_remove_device(device.id)
+    )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:

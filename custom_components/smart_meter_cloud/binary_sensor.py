@@ -8,7 +8,7 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api.models import Alarm
@@ -44,13 +44,24 @@ async def async_setup_entry(
     entry: SmartMeterConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a binary sensor for every alarm a meter can raise."""
+    """Add a binary sensor for every alarm a meter can raise, new meters too."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(
-        AlarmSensor(coordinator, meter.id, ALARMS[alarm])
-        for meter in coordinator.meters.values()
-        for alarm in sorted(meter.alarms)
-    )
+    known: set[str] = set()
+
+    @callback
+    def add_new_meters() -> None:
+        known.intersection_update(coordinator.meters)
+        new = [meter for meter in coordinator.meters.values() if meter.id not in known]
+        known.update(meter.id for meter in new)
+        if new:
+            async_add_entities(
+                AlarmSensor(coordinator, meter.id, ALARMS[alarm])
+                for meter in new
+                for alarm in sorted(meter.alarms)
+            )
+
+    add_new_meters()
+    entry.async_on_unload(coordinator.async_add_listener(add_new_meters))
 
 
 class AlarmSensor(MeterEntity, BinarySensorEntity):

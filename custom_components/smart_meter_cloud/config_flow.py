@@ -369,7 +369,7 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             if meters and not user_input.get(CONF_METERS):
                 errors[CONF_METERS] = "no_meters"
             else:
-                return self.async_create_entry(data=user_input)
+                return self.async_create_entry(data=_options(entry, user_input))
         provider = entry.data[CONF_PROVIDER]
         fields: dict[Any, Any] = {
             vol.Required(
@@ -413,6 +413,25 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             ),
             errors=errors,
         )
+
+
+def _options(
+    entry: SmartMeterConfigEntry, user_input: dict[str, Any]
+) -> dict[str, Any]:
+    """Store a choice of meters only when it leaves some out.
+
+    With every meter chosen there is no choice to keep: meters the account
+    gains later are shown as well. Unloaded, the form offers no meters, and
+    the earlier choice stays.
+    """
+    options = dict(user_input)
+    available = _active_meters(entry)
+    if not available:
+        if CONF_METERS in entry.options:
+            options[CONF_METERS] = entry.options[CONF_METERS]
+    elif available.keys() <= set(options[CONF_METERS]):
+        del options[CONF_METERS]
+    return options
 
 
 def _active_meters(entry: SmartMeterConfigEntry) -> dict[str, Meter]:

@@ -4,13 +4,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import logging
-from typing import TYPE_CHECKING, override
+from typing import TYPE_CHECKING, Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .api.errors import (
     AuthError,
@@ -23,6 +25,11 @@ from .api.models import TOTAL_QUANTITIES, Alarm, Meter, MeterClient, Reading
 from .const import CONF_METERS, DEFAULT_SCAN_INTERVAL, DOMAIN
 
 _LOGGER = logging.getLogger(__name__)
+
+# How often the account's meter list is read again: meters that join the
+# account (or, for inexogy, start measuring) appear, and those that leave go,
+# without a reload.
+METER_LIST_INTERVAL: Final = timedelta(hours=1)
 
 if TYPE_CHECKING:
     from .statistics import MeterStatistics
@@ -39,6 +46,11 @@ class RuntimeData:
 
 
 type SmartMeterConfigEntry = ConfigEntry[RuntimeData]
+
+
+def device_identifier(provider: str, meter_id: str) -> tuple[str, str]:
+    """Name a meter's device in the device registry."""
+    return (DOMAIN, f"{provider}_{meter_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +122,26 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         # Active meters of the account, and the ones chosen to be polled.
         self.available_meters: dict[str, Meter] = {}
         self.meters: dict[str, Meter] = {}
+        self._meters_listed = dt_util.utcnow()
         # Every reading received since statistics last looked, pushes included.
         self._received: list[tuple[str, Reading]] = []
 
     @override
     async def _async_setup(self) -> None:
-        """List the account's meters once; only active, chosen ones are polled."""
+        """List the account's meters before the first poll."""
         try:
-            meters = await self.client.meters()
+            await self._async_list_meters()
         except SmartMeterCloudError as err:
             raise _translated(err) from err
+
+    async def _async_list_meters(self) -> None:
+        """Poll the active meters chosen in the options; all when none were.
+
+        A meter chosen by name stays; with no choice, every meter the account
+        gains is polled. Devices of meters no longer polled go.
+        """
+        meters = await self.client.meters()
+        self._meters_listed = dt_util.utcnow()
         chosen = self.config_entry.options.get(CONF_METERS)
         self.available_meters = {m.id: m for m in meters if m.active}
         self.meters = {
@@ -127,9 +149,44 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             for meter_id, meter in self.available_meters.items()
             if chosen is None or meter_id in chosen
         }
+        self._remove_stale_devices()
+
+    def _remove_stale_devices(self) -> None:
+        """Drop devices of meters that left the account or were deselected."""
+        registry = dr.async_get(self.hass)
+        wanted = {
+            device_identifier(self.provider, meter_id) for meter_id in self.meters
+        }
+        for device in dr.async_entries_for_config_entry(
+            registry, self.config_entry.entry_id
+        ):
+            if not device.identifiers & wanted:
+                registry.async_remove_device(device.id)
+
+    async def _async_list_meters_again(self) -> None:
+        """Follow the account's meters, and say what changed."""
+        available, polled = set(self.available_meters), set(self.meters)
+        try:
+            await self._async_list_meters()
+        except SmartMeterCloudError as err:
+            # The readings tell whether the cloud is down; the list is read
+            # again at the next update.
+            _LOGGER.debug("Cannot list the meters now: %s", err)
+            return
+        for meter_id in self.meters.keys() - polled:
+            _LOGGER.info("Meter %s joined the account", meter_id)
+        for meter_id in self.available_meters.keys() - available - self.meters.keys():
+            _LOGGER.info(
+                "Meter %s joined the account; choose it in the options to show it",
+                meter_id,
+            )
+        for meter_id in polled - self.meters.keys():
+            _LOGGER.info("Meter %s is no longer active in the account", meter_id)
 
     @override
     async def _async_update_data(self) -> MeterData:
+        if dt_util.utcnow() - self._meters_listed >= METER_LIST_INTERVAL:
+            await self._async_list_meters_again()
         previous = self.data or MeterData()
         try:
             results = await self.client.latest_readings(list(self.meters))
@@ -140,7 +197,12 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             # Nothing came through: the coordinator marks everything
             # unavailable and logs it once.
             raise _translated(next(iter(errors.values())))
-        readings = dict(previous.readings)
+        # Readings of meters no longer polled go with them.
+        readings = {
+            meter_id: reading
+            for meter_id, reading in previous.readings.items()
+            if meter_id in self.meters
+        }
         for meter_id, result in results.items():
             if isinstance(result, Reading):
                 self._received.append((meter_id, result))
@@ -150,7 +212,9 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         failures = {meter_id: error_key(err) for meter_id, err in errors.items()}
         for meter_id in failures.keys() - previous.failures.keys():
             _LOGGER.warning("Meter %s is unavailable: %s", meter_id, errors[meter_id])
-        for meter_id in previous.failures.keys() - failures.keys():
+        for meter_id in (
+            previous.failures.keys() - failures.keys()
+        ) & self.meters.keys():
             _LOGGER.info("Meter %s is available again", meter_id)
         return MeterData(readings=readings, failures=failures)
 

@@ -5,8 +5,7 @@ from typing import override
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
-from .coordinator import SmartMeterCoordinator
+from .coordinator import SmartMeterCoordinator, device_identifier
 
 
 class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
@@ -24,7 +23,7 @@ class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
         self.meter_id = meter_id
         self._attr_unique_id = f"{provider}_{meter_id}_{key}"
         self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, f"{provider}_{meter_id}")},
+            identifiers={device_identifier(provider, meter_id)},
             manufacturer=meter.manufacturer,
             model=meter.model,
             serial_number=meter.serial or None,

@@ -160,6 +160,11 @@ SENSORS: tuple[MeterSensorDescription, ...] = (
             state_class=SensorStateClass.MEASUREMENT,
             native_unit_of_measurement=UnitOfTemperature.CELSIUS,
             suggested_display_precision=1,
+            # Where the meter hangs, for its frost and heat alarms: about
+            # the meter, not about what flows through it.
+            entity_category=(
+                EntityCategory.DIAGNOSTIC if q is Quantity.AMBIENT_TEMPERATURE else None
+            ),
         )
         for q in (
             Quantity.FORWARD_TEMPERATURE,
@@ -215,6 +220,9 @@ async def async_setup_entry(
 
     @callback
     def add_new_sensors() -> None:
+        # A meter that left took its entities along; should it come back,
+        # they are added again.
+        known.difference_update({k for k in known if k[0] not in coordinator.meters})
         new = []
         for meter_id, reading in coordinator.data.readings.items():
             medium = coordinator.meters[meter_id].medium

@@ -2,17 +2,16 @@
 
 from datetime import datetime, timedelta
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, service
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .api.errors import SmartMeterCloudError
+from .api.errors import AuthError, SmartMeterCloudError
 from .const import DOMAIN, MAX_HISTORY_DAYS
-from .coordinator import SmartMeterConfigEntry
+from .coordinator import SmartMeterConfigEntry, error_key
 from .statistics import floor_hour
 
 SERVICE_IMPORT_HISTORY = "import_history"
@@ -33,17 +32,10 @@ def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
 
     async def import_history(call: ServiceCall) -> None:
-        entry: SmartMeterConfigEntry | None = hass.config_entries.async_get_entry(
-            call.data[ATTR_CONFIG_ENTRY_ID]
+        # Home Assistant's own check names what is wrong with the entry.
+        entry: SmartMeterConfigEntry = service.async_get_config_entry(
+            hass, DOMAIN, call.data[ATTR_CONFIG_ENTRY_ID]
         )
-        if (
-            entry is None
-            or entry.domain != DOMAIN
-            or entry.state is not ConfigEntryState.LOADED
-        ):
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="entry_not_loaded"
-            )
         start = floor_hour(dt_util.as_utc(_aware(call.data[ATTR_START])))
         end = floor_hour(dt_util.as_utc(_aware(call.data[ATTR_END])))
         now = dt_util.utcnow()
@@ -57,10 +49,15 @@ def async_setup_services(hass: HomeAssistant) -> None:
         try:
             for meter in list(runtime.coordinator.meters.values()):
                 await runtime.statistics.async_import(meter, start, end)
+        except AuthError as err:
+            entry.async_start_reauth(hass)
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="invalid_auth"
+            ) from err
         except SmartMeterCloudError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
-                translation_key="cannot_connect",
+                translation_key=error_key(err),
                 translation_placeholders={"error": str(err)},
             ) from err
 

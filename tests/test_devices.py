@@ -1,0 +1,267 @@
+"""Meters joining and leaving an account, without a reload; deleting a device."""
+
+from datetime import timedelta
+import logging
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+
+from custom_components.smart_meter_cloud.const import DOMAIN
+from tests.simulator import ready as ready_sim
+from tests.simulator.inexogy import (
+    ELECTRICITY_METER_ID,
+    FIRST_MEASUREMENT_MS,
+    GAS_METER_ID,
+    INACTIVE_METER_ID,
+    Fault,
+    Total,
+    demo_meters,
+)
+
+from .conftest import Inexogy, Ready, settle
+
+NEW_POWER = "sensor.electricity_meter_5678_power"  # the inactive meter's serial
+NEW_IMPORT = "sensor.electricity_meter_5678_energy_import"
+GAS = "sensor.gas_meter_5678_gas_volume"
+HOUR = timedelta(hours=1)
+
+
+def device(
+    device_registry: dr.DeviceRegistry, entry: ConfigEntry, provider: str, meter: str
+) -> dr.DeviceEntry | None:
+    return device_registry.async_get_device_by_identifier(
+        (DOMAIN, f"{provider}_{meter}"), entry.entry_id
+    )
+
+
+async def later(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, by: timedelta
+) -> None:
+    freezer.tick(by)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def start_measuring(inexogy: Inexogy) -> None:
+    """The account's inactive meter gets its first measurement."""
+    meter = inexogy.sim.meter(INACTIVE_METER_ID)
+    meter.data["firstMeasurementTime"] = FIRST_MEASUREMENT_MS
+    meter.fields["energy"] = Total(10_000_000_000_000, 1_000_000_000)
+
+
+async def choose(hass: HomeAssistant, entry: ConfigEntry, *meters: str) -> None:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"scan_interval": 30, "history_days": 30, "meters": list(meters)},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+# --- inexogy -----------------------------------------------------------------------
+
+
+async def test_meter_starting_to_measure_appears(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime = inexogy_entry.runtime_data
+    start_measuring(inexogy)
+    await later(hass, freezer, timedelta(seconds=30))
+    # The meter list is not asked for with every poll.
+    assert inexogy.sim.request_count("/meters") == 2  # config flow + setup
+    assert hass.states.get(NEW_POWER) is None
+
+    await later(hass, freezer, HOUR)
+    assert device(device_registry, inexogy_entry, "inexogy", INACTIVE_METER_ID)
+    assert float(hass.states.get(NEW_IMPORT).state) > 1000  # type: ignore[union-attr]
+    assert hass.states.get(NEW_POWER) is not None
+    assert inexogy_entry.runtime_data is runtime  # no reload
+    assert f"Meter {INACTIVE_METER_ID} joined the account" in caplog.text
+
+
+async def test_meter_leaving_takes_its_device(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    runtime = inexogy_entry.runtime_data
+    gas_unique_id = f"inexogy_{GAS_METER_ID}_volume"
+    assert entity_registry.async_get_entity_id("sensor", DOMAIN, gas_unique_id)
+    inexogy.sim.meters = [m for m in inexogy.sim.meters if m.meter_id != GAS_METER_ID]
+    await later(hass, freezer, HOUR)
+    assert not device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
+    assert not entity_registry.async_get_entity_id("sensor", DOMAIN, gas_unique_id)
+    assert hass.states.get(GAS) is None
+    assert GAS_METER_ID not in runtime.coordinator.data.readings
+    assert inexogy_entry.runtime_data is runtime
+
+    # Back again, it gets its device and entities once more.
+    inexogy.sim.meters += [m for m in demo_meters() if m.meter_id == GAS_METER_ID]
+    await later(hass, freezer, HOUR)
+    assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
+    assert hass.states.get(GAS) is not None
+
+
+async def test_listing_failure_keeps_the_meters(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    listed = inexogy.sim.request_count("/meters")
+    inexogy.sim.fault = Fault.SERVER_ERROR
+    await later(hass, freezer, HOUR)
+    inexogy.sim.fault = Fault.NONE
+    assert inexogy.sim.request_count("/meters") == listed + 1
+    assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
+    # Asked again at the next poll, not an hour later.
+    await later(hass, freezer, timedelta(seconds=30))
+    assert inexogy.sim.request_count("/meters") == listed + 2
+    assert hass.states.get(GAS).state != "unavailable"  # type: ignore[union-attr]
+
+
+async def test_chosen_meters_stay_chosen(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await choose(hass, inexogy_entry, ELECTRICITY_METER_ID, GAS_METER_ID)
+    assert inexogy_entry.options["meters"] == [ELECTRICITY_METER_ID, GAS_METER_ID]
+    start_measuring(inexogy)
+    caplog.set_level(logging.INFO)
+    await later(hass, freezer, HOUR)
+    assert not device(device_registry, inexogy_entry, "inexogy", INACTIVE_METER_ID)
+    assert hass.states.get(NEW_POWER) is None
+    assert "choose it in the options" in caplog.text
+    # The options offer it, not chosen.
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    schema = result["data_schema"]
+    assert schema is not None
+    field = next(k for k in schema.schema if k == "meters")
+    offered = schema.schema[field].config["options"]
+    assert INACTIVE_METER_ID in {option["value"] for option in offered}
+    assert field.description["suggested_value"] == [
+        ELECTRICITY_METER_ID,
+        GAS_METER_ID,
+    ]
+    hass.config_entries.options.async_abort(result["flow_id"])
+
+
+async def test_choosing_every_meter_follows_the_account(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    coordinator = inexogy_entry.runtime_data.coordinator
+    await choose(hass, inexogy_entry, ELECTRICITY_METER_ID)
+    await choose(hass, inexogy_entry, *coordinator.available_meters)
+    assert "meters" not in inexogy_entry.options
+    start_measuring(inexogy)
+    await later(hass, freezer, HOUR)
+    assert hass.states.get(NEW_POWER) is not None
+
+
+async def test_choice_survives_options_saved_while_unloaded(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    await choose(hass, inexogy_entry, GAS_METER_ID)
+    await hass.config_entries.async_unload(inexogy_entry.entry_id)
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 60, "history_days": 30}
+    )
+    assert inexogy_entry.options["meters"] == [GAS_METER_ID]
+    assert inexogy_entry.options["scan_interval"] == 60
+
+
+# --- Kamstrup READY ----------------------------------------------------------------
+
+
+async def test_ready_meter_joining_and_leaving(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    runtime = ready_entry.runtime_data
+    new = ready_sim.generated_meter(5)
+    ready.sim.set_meter_count(6)
+    freezer.tick(HOUR)  # READY is polled hourly
+    async_fire_time_changed(hass)
+    await settle(hass, ready)
+    assert device(device_registry, ready_entry, "kamstrup_ready", new.meter_id)
+    assert hass.states.get("sensor.water_meter_0005_water_volume") is not None
+    leak = hass.states.get("binary_sensor.water_meter_0005_leak")
+    assert leak is not None
+    assert leak.state == "off"
+    assert ready_entry.runtime_data is runtime
+
+    ready.sim.set_meter_count(5)
+    freezer.tick(HOUR)
+    async_fire_time_changed(hass)
+    await settle(hass, ready)
+    assert not device(device_registry, ready_entry, "kamstrup_ready", new.meter_id)
+    assert hass.states.get("binary_sensor.water_meter_0005_leak") is None
+    assert ready_entry.state is ConfigEntryState.LOADED
+
+
+# --- deleting a device -------------------------------------------------------------
+
+
+async def remove_device(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, device_id: str
+) -> bool:
+    assert await async_setup_component(hass, "config", {})
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {"type": "config/device_registry/remove", "device_id": device_id}
+    )
+    response = await client.receive_json()
+    return bool(response["success"])
+
+
+async def test_only_a_device_of_no_polled_meter_can_be_deleted(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    polled = device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
+    assert polled is not None
+    assert not await remove_device(hass, hass_ws_client, polled.id)
+    assert device_registry.async_get(polled.id)
+
+    stale = device_registry.async_get_or_create(
+        config_entry_id=inexogy_entry.entry_id,
+        identifiers={(DOMAIN, "inexogy_gone")},
+    )
+    assert await remove_device(hass, hass_ws_client, stale.id)
+    assert not device_registry.async_get(stale.id)
+
+    # Unloaded, any device may go; setup brings back those still polled.
+    await hass.config_entries.async_unload(inexogy_entry.entry_id)
+    assert await remove_device(hass, hass_ws_client, polled.id)
+    await hass.config_entries.async_setup(inexogy_entry.entry_id)
+    await hass.async_block_till_done()
+    assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)

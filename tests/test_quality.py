@@ -1,0 +1,527 @@
+"""Quality-scale rules that the files and the code can be checked against.
+
+Each test reads the integration's files or parses its code, so that a missing
+translation, a stray Home Assistant import in the client or a bare
+ConfigEntry fails here rather than in front of a user.
+"""
+
+import ast
+from collections.abc import Iterator, Mapping
+import importlib
+import json
+from pathlib import Path
+import re
+import string
+import struct
+import tomllib
+from typing import Any
+
+from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers.selector import SelectSelector
+from homeassistant.setup import async_setup_component
+import probatio as vol
+import pytest
+import yaml
+
+import custom_components.smart_meter_cloud as integration
+from custom_components.smart_meter_cloud import (
+    PLATFORMS,
+    binary_sensor,
+    config_flow,
+    coordinator,
+    sensor,
+    system_health,
+)
+from custom_components.smart_meter_cloud.api.models import Medium
+from custom_components.smart_meter_cloud.const import DOMAIN
+
+PACKAGE = Path(integration.__file__).parent
+ROOT = PACKAGE.parent.parent
+LANGUAGES = ("en", "de", "da")
+# What Home Assistant turns into a translated message, and must be told one.
+TRANSLATED_EXCEPTIONS = frozenset(
+    {
+        "ConfigEntryAuthFailed",
+        "ConfigEntryError",
+        "ConfigEntryNotReady",
+        "HomeAssistantError",
+        "ServiceValidationError",
+        "UpdateFailed",
+    }
+)
+
+
+def _json(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((PACKAGE / name).read_text(encoding="utf-8"))
+    return data
+
+
+def _translations(language: str) -> dict[str, Any]:
+    return _json(f"translations/{language}.json")
+
+
+EN = _translations("en")
+
+
+def _leaves(
+    tree: Mapping[str, Any], path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            yield from _leaves(value, (*path, key))
+        else:
+            yield (*path, key), value
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _modules() -> Iterator[tuple[Path, ast.Module]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        yield path, ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def _tree(module: object) -> ast.Module:
+    return ast.parse(Path(str(getattr(module, "__file__", ""))).read_text("utf-8"))
+
+
+def _name(node: ast.expr) -> str | None:
+    """The called or referenced name: `x` of `x(...)` and of `a.b.x(...)`."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _class(tree: ast.Module, name: str) -> ast.ClassDef:
+    return next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and node.name == name
+    )
+
+
+def _steps(cls: ast.ClassDef) -> set[str]:
+    return {
+        node.name.removeprefix("async_step_")
+        for node in cls.body
+        if isinstance(node, ast.AsyncFunctionDef)
+        and node.name.startswith("async_step_")
+    }
+
+
+# --- manifest and packaging ---------------------------------------------------------
+
+
+def test_manifest_is_ordered_and_complete() -> None:
+    manifest = _json("manifest.json")
+    keys = list(manifest)
+    # hassfest: domain and name first, then the rest alphabetically.
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    assert manifest["domain"] == DOMAIN
+    assert {
+        "codeowners",
+        "config_flow",
+        "dependencies",
+        "documentation",
+        "integration_type",
+        "iot_class",
+        "issue_tracker",
+        "requirements",
+        "version",
+    } <= manifest.keys()
+    assert manifest["config_flow"] is True
+    assert manifest["documentation"].startswith("https://")
+    assert manifest["issue_tracker"].startswith("https://")
+    assert {"recorder", "webhook"} <= set(manifest["dependencies"])
+    assert "cloud" in manifest["after_dependencies"]
+    assert manifest["iot_class"] in {"cloud_polling", "cloud_push"}
+    assert manifest["integration_type"] in {"hub", "service", "device"}
+    # Home Assistant refuses a custom integration whose version it cannot read.
+    AwesomeVersion(
+        manifest["version"],
+        ensure_strategy=[
+            AwesomeVersionStrategy.CALVER,
+            AwesomeVersionStrategy.SEMVER,
+            AwesomeVersionStrategy.SIMPLEVER,
+            AwesomeVersionStrategy.BUILDVER,
+            AwesomeVersionStrategy.PEP440,
+        ],
+    )
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    assert manifest["version"] == project["project"]["version"]
+    hacs = json.loads((ROOT / "hacs.json").read_text("utf-8"))
+    assert hacs["name"] == manifest["name"]
+
+
+@pytest.mark.parametrize(
+    ("image", "size"),
+    [("icon.png", 256), ("icon@2x.png", 512)],
+)
+def test_brand_icons_have_their_size(image: str, size: int) -> None:
+    header = (PACKAGE / "brand" / image).read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == (size, size)
+
+
+# --- translations -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES[1:])
+def test_every_language_has_the_same_keys(language: str) -> None:
+    english = {path for path, _ in _leaves(EN)}
+    assert {path for path, _ in _leaves(_translations(language))} == english
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_translations_are_literal(language: str) -> None:
+    english = dict(_leaves(EN))
+    for path, text in _leaves(_translations(language)):
+        where = ".".join(path)
+        assert isinstance(text, str), where
+        assert text.strip(), where
+        # Custom integrations get no `[%key:...%]` references resolved.
+        assert "[%key:" not in text, where
+        assert _placeholders(text) == _placeholders(english[path]), where
+
+
+@pytest.mark.parametrize("language", LANGUAGES[1:])
+def test_translations_are_translated(language: str) -> None:
+    english = dict(_leaves(EN))
+    leaves = dict(_leaves(_translations(language)))
+    same = [path for path, text in leaves.items() if text == english[path]]
+    # Names of products and units may stay; a copied file does not pass.
+    assert len(same) < len(leaves) / 10, same
+
+
+def test_entities_and_devices_are_translated() -> None:
+    assert set(EN["entity"]) == {platform.value for platform in PLATFORMS}
+    assert set(EN["entity"]["sensor"]) == {d.translation_key for d in sensor.SENSORS}
+    assert set(EN["entity"]["binary_sensor"]) == {
+        d.translation_key for d in binary_sensor.ALARMS.values()
+    }
+    assert all(set(e) == {"name"} for e in EN["entity"]["sensor"].values())
+    assert all(set(e) == {"name"} for e in EN["entity"]["binary_sensor"].values())
+    # entity.py names a meter's device by its medium.
+    assert set(EN["device"]) == {f"{medium}_meter" for medium in Medium}
+
+
+def _error_keys() -> set[str]:
+    """What `error_key` can answer: the constants it returns."""
+    function = next(
+        node
+        for node in _tree(coordinator).body
+        if isinstance(node, ast.FunctionDef) and node.name == "error_key"
+    )
+    return {
+        node.value.value
+        for node in ast.walk(function)
+        if isinstance(node, ast.Return)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    }
+
+
+def _exception_keys() -> set[str]:
+    """Every translation key an exception of ours is raised with."""
+    keys: set[str] = set()
+    for path, tree in _modules():
+        for call in ast.walk(tree):
+            if not (
+                isinstance(call, ast.Call) and _name(call.func) in TRANSLATED_EXCEPTIONS
+            ):
+                continue
+            where = f"{path.name}:{call.lineno}"
+            domain, key = (
+                _keyword(call, "translation_domain"),
+                _keyword(call, "translation_key"),
+            )
+            assert isinstance(domain, ast.Name), where
+            assert domain.id == "DOMAIN", where
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                keys.add(key.value)
+            else:
+                # The one computed key: the translation of a client error.
+                assert isinstance(key, ast.Call), where
+                assert _name(key.func) == "error_key", where
+                keys |= _error_keys()
+    return keys
+
+
+def test_every_exception_a_user_sees_is_translated() -> None:
+    keys = _exception_keys()
+    assert keys == set(EN["exceptions"])
+    assert all(set(e) == {"message"} for e in EN["exceptions"].values())
+
+
+def test_config_flow_is_translated() -> None:
+    tree = _tree(config_flow)
+    flow = _class(tree, "SmartMeterCloudConfigFlow")
+    options = _class(tree, "OptionsFlowHandler")
+    # `reauth` only passes on to `reauth_confirm`; every other step is shown.
+    assert set(EN["config"]["step"]) == _steps(flow) - {"reauth"}
+    assert set(EN["options"]["step"]) == _steps(options)
+    assert set(EN["config"]["step"]["user"]["menu_options"]) == {
+        config_flow.PROVIDER_INEXOGY,
+        config_flow.PROVIDER_READY,
+    }
+
+    def errors(cls: ast.ClassDef) -> set[str]:
+        found = set()
+        for node in ast.walk(cls):
+            if isinstance(node, ast.Dict):
+                found |= {
+                    v.value
+                    for k, v in zip(node.keys, node.values, strict=True)
+                    if isinstance(v, ast.Constant)
+                    and (
+                        (isinstance(k, ast.Constant) and k.value == "base")
+                        or (isinstance(k, ast.Name) and k.id == "SECTION_ADVANCED")
+                    )
+                }
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.targets[0], ast.Subscript)
+                and _name(node.targets[0].value) == "errors"
+                and isinstance(node.value, ast.Constant)
+            ):
+                found.add(node.value.value)
+        return found
+
+    assert set(EN["config"]["error"]) == errors(flow)
+    assert set(EN["options"]["error"]) == errors(options)
+
+    calls = [node for node in ast.walk(flow) if isinstance(node, ast.Call)]
+    called = {_name(call.func) for call in calls}
+    aborts = {
+        reason.value
+        for call in calls
+        if isinstance(reason := _keyword(call, "reason"), ast.Constant)
+    }
+    if "_abort_if_unique_id_configured" in called:
+        aborts.add("already_configured")
+    if "async_update_reload_and_abort" in called:
+        aborts |= {
+            f"{step}_successful" for step in _steps(flow) & {"reauth", "reconfigure"}
+        }
+    assert set(EN["config"]["abort"]) == aborts
+
+
+def _fields(schema: vol.Schema) -> Iterator[tuple[str, Any]]:
+    for key, value in schema.schema.items():
+        yield str(key), value
+
+
+def _assert_form_translated(step: Mapping[str, Any], schema: vol.Schema) -> None:
+    for field, value in _fields(schema):
+        if isinstance(value, section):
+            translated = step["sections"][field]
+            assert translated["name"]
+            _assert_form_translated(translated, value.schema)
+        else:
+            assert field in step["data"], field
+            assert field in step["data_description"], field
+
+
+@pytest.mark.parametrize(
+    ("step", "schemas"),
+    [
+        ("inexogy", ["INEXOGY_SCHEMA"]),
+        ("kamstrup_ready", ["READY_SCHEMA"]),
+        ("reconfigure", ["INEXOGY_SCHEMA", "READY_SCHEMA"]),
+        ("reauth_confirm", ["READY_REAUTH_SCHEMA"]),
+    ],
+)
+def test_every_form_field_is_labelled_and_explained(
+    step: str, schemas: list[str]
+) -> None:
+    for schema in schemas:
+        _assert_form_translated(
+            EN["config"]["step"][step], getattr(config_flow, schema)
+        )
+
+
+def test_options_fields_are_labelled_and_explained() -> None:
+    options = _class(_tree(config_flow), "OptionsFlowHandler")
+    fields = {
+        getattr(config_flow, node.args[0].id)
+        for node in ast.walk(options)
+        if isinstance(node, ast.Call)
+        and _name(node.func) in {"Required", "Optional"}
+        and isinstance(node.args[0], ast.Name)
+    }
+    assert fields == {"scan_interval", "history_days", "meters"}
+    step = EN["options"]["step"]["init"]
+    assert set(step["data"]) == fields
+    assert set(step["data_description"]) == fields
+
+
+def test_select_options_are_translated() -> None:
+    selectors = [
+        value
+        for schema in (config_flow.INEXOGY_SCHEMA, config_flow.READY_SCHEMA)
+        for _, value in _fields(schema)
+        if isinstance(value, SelectSelector)
+    ]
+    assert selectors
+    for selector in selectors:
+        key = selector.config["translation_key"]
+        options = set(selector.config["options"])
+        assert set(EN["selector"][key]["options"]) == options
+
+
+def test_repair_issues_are_translated() -> None:
+    issues = set()
+    for _, tree in _modules():
+        for node in tree.body:
+            # ISSUE_NO_URL: Final = "no_external_url"
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and node.target.id.startswith("ISSUE_")
+                and isinstance(node.value, ast.Constant)
+            ):
+                issues.add(node.value.value)
+    assert issues
+    assert set(EN["issues"]) == issues
+    assert all(set(i) == {"title", "description"} for i in EN["issues"].values())
+
+
+def test_system_health_is_translated() -> None:
+    keys = {
+        node.value
+        for node in ast.walk(_tree(system_health))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.fullmatch(r"[a-z_]+_reachable", node.value)
+    }
+    assert keys
+    assert set(EN["system_health"]["info"]) == keys
+
+
+# --- actions ------------------------------------------------------------------------
+
+
+async def test_services_yaml_matches_the_registered_actions(
+    hass: HomeAssistant,
+) -> None:
+    assert await async_setup_component(hass, DOMAIN, {})
+    registered = hass.services.async_services_for_domain(DOMAIN)
+    described = yaml.safe_load((PACKAGE / "services.yaml").read_text("utf-8"))
+    icons = _json("icons.json")
+    assert set(registered) == set(described)
+    assert set(EN["services"]) == set(described)
+    assert set(icons["services"]) == set(described)
+    for name, action in registered.items():
+        assert action.schema is not None
+        fields = {
+            str(key): isinstance(key, vol.Required) for key in action.schema.schema
+        }
+        yaml_fields = described[name]["fields"]
+        assert {f: bool(d.get("required")) for f, d in yaml_fields.items()} == fields
+        translated = EN["services"][name]
+        assert translated["name"]
+        assert translated["description"]
+        assert set(translated["fields"]) == set(fields)
+        assert all(
+            set(f) == {"name", "description"} for f in translated["fields"].values()
+        )
+
+
+# --- icons --------------------------------------------------------------------------
+
+
+def _mdi_names() -> set[str] | None:
+    """The frontend's icon names, where the frontend is installed."""
+    try:
+        frontend = importlib.import_module("hass_frontend")
+    except ImportError:
+        return None
+    listing = Path(str(frontend.__path__[0])) / "static" / "mdi" / "iconList.json"
+    if not listing.exists():
+        return None
+    return {icon["name"] for icon in json.loads(listing.read_text("utf-8"))}
+
+
+def test_icons_belong_to_translated_entities() -> None:
+    icons = _json("icons.json")
+    assert set(icons) == {"entity", "services"}
+    names = _mdi_names()
+    for platform, entities in icons["entity"].items():
+        assert set(entities) <= set(EN["entity"][platform]), platform
+    for path, icon in _leaves(icons):
+        assert path[-1] in {"default", "service", "on", "off"}, path
+        assert icon.startswith("mdi:"), path
+        if names is not None:
+            assert icon.removeprefix("mdi:") in names, path
+    for entity in icons["entity"]["binary_sensor"].values():
+        assert "default" in entity
+
+
+def test_icons_come_from_translations() -> None:
+    icons = _json("icons.json")["entity"]
+    descriptions = [*sensor.SENSORS, *binary_sensor.ALARMS.values()]
+    assert all(d.icon is None for d in descriptions)
+    # What has no device class to take an icon from has its own.
+    assert all(
+        d.translation_key in icons["sensor"]
+        for d in sensor.SENSORS
+        if d.device_class is None
+    )
+
+
+# --- code ---------------------------------------------------------------------------
+
+
+def test_platforms_leave_updates_to_the_coordinator() -> None:
+    for platform in PLATFORMS:
+        module = importlib.import_module(f"{integration.__name__}.{platform.value}")
+        assert module.PARALLEL_UPDATES == 0, platform
+
+
+def test_config_entries_are_typed() -> None:
+    """Every config entry is a `SmartMeterConfigEntry`, with its runtime data."""
+    for path, tree in _modules():
+        # `type SmartMeterConfigEntry = ConfigEntry[RuntimeData]` is the one
+        # place that names the bare class.
+        alias = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.TypeAlias)
+            and node.name.id == "SmartMeterConfigEntry"
+            for inner in ast.walk(node.value)
+        }
+        for node in ast.walk(tree):
+            where = f"{path.name}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Name | ast.Attribute):
+                if _name(node) == "ConfigEntry":
+                    assert id(node) in alias, where
+            elif isinstance(node, ast.arg) and node.arg in {"entry", "config_entry"}:
+                assert node.annotation is not None, where
+                assert _name(node.annotation) == "SmartMeterConfigEntry", where
+
+
+def test_the_clients_know_nothing_of_home_assistant() -> None:
+    for path in sorted((PACKAGE / "api").rglob("*.py")):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in ast.walk(tree):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # `from .. import x` reaches the Home Assistant side.
+                assert node.level <= 1, f"{path.name}:{node.lineno}"
+                modules = [node.module or ""]
+            for module in modules:
+                assert not module.startswith("homeassistant"), (
+                    f"{path.name}:{node.lineno}"
+                )

@@ -1,0 +1,83 @@
+"""The `import_history` action: what a user is told when it cannot run."""
+
+from datetime import UTC, datetime, timedelta
+
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.smart_meter_cloud.const import DOMAIN
+from tests.simulator.inexogy import Fault
+
+from .conftest import Inexogy
+
+END = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+async def import_history(hass: HomeAssistant, entry_id: str) -> None:
+    await hass.services.async_call(
+        DOMAIN,
+        "import_history",
+        {
+            "config_entry_id": entry_id,
+            "start": (END - timedelta(days=1)).isoformat(),
+            "end": END.isoformat(),
+        },
+        blocking=True,
+    )
+
+
+async def test_entry_of_another_integration(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    other = MockConfigEntry(domain="sun", title="Sun")
+    other.add_to_hass(hass)
+    with pytest.raises(ServiceValidationError) as err:
+        await import_history(hass, other.entry_id)
+    assert err.value.translation_key == "service_config_entry_wrong_domain"
+
+
+async def test_entry_not_loaded(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    await hass.config_entries.async_unload(inexogy_entry.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await import_history(hass, inexogy_entry.entry_id)
+    assert err.value.translation_key == "service_config_entry_not_loaded"
+
+
+@pytest.mark.parametrize(
+    ("fault", "key", "message"),
+    [
+        (Fault.SERVER_ERROR, "cannot_connect", "The cloud could not be reached: "),
+        (Fault.MALFORMED_JSON, "invalid_response", "The cloud sent an unexpected "),
+    ],
+)
+async def test_cloud_fault_is_explained(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    fault: Fault,
+    key: str,
+    message: str,
+) -> None:
+    inexogy.sim.fault = fault
+    with pytest.raises(HomeAssistantError) as err:
+        await import_history(hass, inexogy_entry.entry_id)
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == key
+    assert str(err.value).startswith(message)
+
+
+async def test_revoked_authorization_asks_to_sign_in(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    inexogy.sim.revoke_tokens()
+    with pytest.raises(HomeAssistantError) as err:
+        await import_history(hass, inexogy_entry.entry_id)
+    assert err.value.translation_key == "invalid_auth"
+    assert str(err.value).startswith("The cloud no longer accepts the authorization")
+    await hass.async_block_till_done()
+    assert any(inexogy_entry.async_get_active_flows(hass, {SOURCE_REAUTH}))
