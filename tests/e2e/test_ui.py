@@ -1,0 +1,301 @@
+"""Use the integration as a person does: through Home Assistant's web UI.
+
+The tests run in order on one Home Assistant: (a) adds the inexogy account,
+(b) the READY tenant, (c) watches a READY push on screen and (d) picks the
+imported statistics in the energy settings.
+"""
+
+from collections.abc import Callable, Iterable
+import json
+import re
+import time
+
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import TIMEOUT_MS, Stack
+from tests.simulator import inexogy as inexogy_sim, ready as ready_sim
+
+Shot = Callable[..., None]
+
+INEXOGY_DEVICES = (
+    "Electricity meter 3456",
+    "Electricity meter 4567",
+    "Gas meter 5678",
+    "Water meter 6789",
+)
+READY_ENTRY = f"Kamstrup READY {ready_sim.DEMO_TENANT_ID[:8]}"
+READY_DEVICES = (
+    "Water meter 4567",
+    "Heat meter 4501",
+    "Heat meter 5612",
+    "Cooling meter 6723",
+    "Electricity meter 7834",
+)
+
+
+# ---- helpers -----------------------------------------------------------------
+def open_add_integration(page: Page, stack: Stack, shot: Shot | None = None) -> None:
+    """Add integration → search the brand → Smart Meter Cloud → the cloud menu."""
+    page.goto(f"{stack.ha_url}/config/integrations/dashboard")
+    page.get_by_role("button", name="Add integration").click()
+    page.get_by_placeholder("Search for a brand name").fill("Smart Meter")
+    brand = page.locator("dialog-add-integration").get_by_text(
+        "Smart Meter Cloud", exact=True
+    )
+    expect(brand).to_be_visible()
+    if shot:
+        shot("add-integration")
+    brand.click()
+    expect(page.get_by_text("Choose your metering cloud")).to_be_visible()
+
+
+def entity_row(page: Page, name: str) -> Locator:
+    """The row of the entity named `name` on a device page."""
+    return page.locator("hui-generic-entity-row").filter(
+        has=page.get_by_text(name, exact=True)
+    )
+
+
+def open_device(page: Page, stack: Stack, name: str) -> None:
+    """Settings → Devices & services → Smart Meter Cloud → the device."""
+    page.goto(f"{stack.ha_url}/config/integrations/integration/smart_meter_cloud")
+    page.get_by_text(name, exact=True).click()
+    expect(page.get_by_text("Device info")).to_be_visible()
+    expect(page.locator("hass-subpage").get_by_text(name, exact=True)).to_be_visible()
+    # The rows' icons are drawn after the rows: wait for them, for the screenshots.
+    rows = page.locator("hui-generic-entity-row")
+    expect(rows.first).to_be_visible()
+    expect(
+        page.locator("hui-generic-entity-row state-badge ha-svg-icon path")
+    ).to_have_count(rows.count())
+
+
+def tall_shot(page: Page, shot: Shot, name: str, height: int) -> None:
+    """A screenshot of a page longer than the window, with the sidebar as long."""
+    size = page.viewport_size
+    assert size is not None
+    page.set_viewport_size({"width": size["width"], "height": height})
+    try:
+        shot(name)
+    finally:
+        page.set_viewport_size(size)
+
+
+def hass_state(page: Page, entity_id: str) -> tuple[str, str]:
+    """The entity's state and how the frontend formats it."""
+    result = page.evaluate(
+        """entityId => {
+          const hass = document.querySelector("home-assistant").hass;
+          const state = hass.states[entityId];
+          return state ? [state.state, hass.formatEntityState(state)] : null;
+        }""",
+        entity_id,
+    )
+    assert result, f"{entity_id} does not exist"
+    return result[0], result[1]
+
+
+def expect_state_shown(page: Page, entity_id: str, name: str) -> str:
+    """The row shows the entity's current, positive number; return the text.
+
+    inexogy's values move with every poll, so this compares with the state the
+    frontend holds now, and looks again if a poll came in between.
+    """
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        state, shown = hass_state(page, entity_id)
+        assert float(state) > 0, f"{entity_id} is {state}"
+        try:
+            expect(entity_row(page, name)).to_contain_text(shown, timeout=3000)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        else:
+            return shown
+
+
+def ready_register(meter_id: str, register: str) -> list[float]:
+    """The simulator's value at the last whole hour, and at the hour before.
+
+    READY's readings are hourly; right after the hour the previous one may
+    still be on screen until the next push.
+    """
+    meter = next(m for m in ready_sim.demo_meters() if m.meter_id == meter_id)
+    reg = next(r for r in meter.registers if r.name == register)
+    hour = int(time.time()) // 3600 * 3600
+    return [reg.value(hour), reg.value(hour - 3600)]
+
+
+def one_of(texts: Iterable[str]) -> re.Pattern[str]:
+    """Match any of these texts exactly."""
+    return re.compile("|".join(re.escape(text) for text in texts))
+
+
+def energy_prefs(page: Page) -> str:
+    """The energy dashboard's settings as Home Assistant stored them (JSON)."""
+    return json.dumps(
+        page.evaluate(
+            """() => document.querySelector("home-assistant")
+                 .hass.callWS({type: "energy/get_prefs"})"""
+        )
+    )
+
+
+def pick_statistic(page: Page, picker: Locator, option: str) -> Locator:
+    """Open a statistic picker and search it for this integration's statistics."""
+    picker.click()
+    page.get_by_placeholder("Search", exact=True).fill("smart_meter_cloud")
+    item = page.get_by_text(option, exact=True)
+    expect(item).to_be_visible()
+    return item
+
+
+# ---- (a) inexogy -------------------------------------------------------------
+def test_a_add_inexogy(page: Page, stack: Stack, shot: Shot) -> None:
+    """A wrong password shows the translated error; the right one adds meters."""
+    open_add_integration(page, stack, shot)
+    shot("choose-cloud")
+    page.get_by_text("inexogy (formerly Discovergy)").click()
+    expect(page.get_by_text("Sign in to inexogy")).to_be_visible()
+    page.locator("input[name=email]").fill(inexogy_sim.DEMO_EMAIL)
+    page.locator("input[name=password]").fill("not-the-password")
+    page.get_by_text("Advanced", exact=True).click()
+    page.locator("input[name=base_url]").fill(stack.inexogy_url)
+    shot("inexogy-form")
+
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_text("The e-mail address or password is wrong.")).to_be_visible()
+    shot("inexogy-wrong-password")
+
+    page.locator("input[name=password]").fill(inexogy_sim.DEMO_PASSWORD)
+    page.get_by_role("button", name="Submit").click()
+    finish = page.get_by_role("button", name="Skip and finish")
+    expect(finish).to_be_visible()
+    shot("inexogy-created")
+    finish.click()
+
+    page.goto(f"{stack.ha_url}/config/integrations/integration/smart_meter_cloud")
+    expect(page.get_by_text(inexogy_sim.DEMO_EMAIL, exact=True)).to_be_visible()
+    for device in INEXOGY_DEVICES:
+        expect(page.get_by_text(device, exact=True)).to_be_visible()
+    shot("inexogy-integration-page")
+
+    open_device(page, stack, "Electricity meter 3456")
+    for entity_id, name in (
+        ("sensor.electricity_meter_3456_energy_import", "Energy import"),
+        ("sensor.electricity_meter_3456_energy_export", "Energy export"),
+        ("sensor.electricity_meter_3456_power", "Power"),
+    ):
+        expect_state_shown(page, entity_id, name)
+    shot("inexogy-device")
+
+    open_device(page, stack, "Gas meter 5678")
+    shown = expect_state_shown(page, "sensor.gas_meter_5678_gas_volume", "Gas volume")
+    assert shown.endswith(" m³"), shown
+    shot("inexogy-gas-meter")
+
+
+# ---- (b) Kamstrup READY --------------------------------------------------------
+def test_b_add_ready(page: Page, stack: Stack, shot: Shot) -> None:
+    """Region Custom with the simulator's URLs: five meters with READY's values."""
+    open_add_integration(page, stack)
+    page.get_by_text("Kamstrup READY API Access").click()
+    expect(page.get_by_text("Connect Kamstrup READY")).to_be_visible()
+    page.locator("ha-select").click()
+    page.get_by_role("menuitem", name="Custom").click()
+    page.locator("input[name=tenant_id]").fill(ready_sim.DEMO_TENANT_ID)
+    page.locator("input[name=client_id]").fill(ready_sim.DEMO_CLIENT_ID)
+    page.locator("input[name=client_secret]").fill(ready_sim.DEMO_CLIENT_SECRET)
+    page.locator("input[name=api_key]").fill(ready_sim.DEMO_API_KEY)
+    page.get_by_text("Advanced", exact=True).click()
+    page.locator("input[name=base_url]").fill(stack.ready_url)
+    page.locator("input[name=token_url]").fill(
+        f"{stack.ready_url}/{ready_sim.DEMO_TENANT_ID}/oauth2/v2.0/token"
+    )
+    tall_shot(page, shot, "ready-config-form", 1150)  # the whole form
+
+    page.get_by_role("button", name="Submit").click()
+    finish = page.get_by_role("button", name="Skip and finish")
+    expect(finish).to_be_visible()
+    shot("ready-created")
+    finish.click()
+
+    page.goto(f"{stack.ha_url}/config/integrations/integration/smart_meter_cloud")
+    expect(page.get_by_text(READY_ENTRY, exact=True)).to_be_visible()
+    for device in READY_DEVICES:
+        expect(page.get_by_text(device, exact=True)).to_be_visible()
+    shot("integration-page")
+
+    open_device(page, stack, "Water meter 4567")
+    volumes = ready_register(ready_sim.WATER_METER_ID, "Volume")
+    expect(entity_row(page, "Water volume")).to_contain_text(
+        one_of(f"{v:,.3f} m³" for v in volumes)
+    )
+    expect(entity_row(page, "Leak")).to_contain_text(one_of(["Dry", "Wet"]))
+    shot("ready-water-meter")
+
+    open_device(page, stack, "Heat meter 4501")
+    # MWh and l/h as READY sends them; kWh and m³/h on screen.
+    energies = ready_register(ready_sim.HEAT_METER_ID, "HeatEnergy")
+    expect(entity_row(page, "Heat energy")).to_contain_text(
+        one_of(f"{v * 1000:,.3f} kWh" for v in energies)
+    )
+    flows = ready_register(ready_sim.HEAT_METER_ID, "Flow")
+    expect(entity_row(page, "Flow")).to_contain_text(
+        one_of(f"{v / 1000:,.3f} m³/h" for v in flows)
+    )
+    expect(entity_row(page, "Supply voltage")).to_contain_text("OK")
+    tall_shot(page, shot, "ready-heat-meter", 1480)
+
+
+# ---- (c) a READY push on screen ------------------------------------------------
+def test_c_ready_push_changes_value(page: Page, stack: Stack, shot: Shot) -> None:
+    """The simulator flips the water meter's leak alarm every 5th push."""
+    open_device(page, stack, "Water meter 4567")
+    leak = entity_row(page, "Leak")
+    flip = 5 * stack.push_every * 1000  # ms between two flips
+    margin = 10_000
+    expect(leak).to_contain_text("Dry", timeout=2 * flip + margin)
+    assert hass_state(page, "binary_sensor.water_meter_4567_leak")[0] == "off"
+    shot("ready-water-meter-before-push")
+    expect(leak).to_contain_text("Wet", timeout=flip + margin)
+    assert hass_state(page, "binary_sensor.water_meter_4567_leak")[0] == "on"
+    shot("ready-water-meter-after-push")
+
+    leak.get_by_text("Leak", exact=True).click()
+    dialog = page.locator("ha-more-info-dialog")
+    expect(dialog.get_by_text("Wet").first).to_be_visible()
+    shot("ready-leak-alarm")
+    page.keyboard.press("Escape")
+
+
+# ---- (d) statistics in the energy settings -------------------------------------
+def test_d_energy_statistics(page: Page, stack: Stack, shot: Shot) -> None:
+    """The imported statistics are offered for grid consumption and water."""
+    page.goto(f"{stack.ha_url}/config/energy")
+    page.get_by_role("button", name="Add grid connection").click()
+    grid = "Electricity meter 3456 energy import"
+    item = pick_statistic(page, page.locator("ha-statistic-picker").first, grid)
+    expect(page.get_by_text("Electricity meter 7834 energy import")).to_be_visible()
+    shot("energy-grid-statistics")
+    item.click()
+    page.get_by_role("button", name="Save").click()
+    settings = page.locator("ha-energy-grid-settings")
+    expect(settings.get_by_text(grid, exact=True)).to_be_visible()
+    meter = inexogy_sim.ELECTRICITY_METER_ID
+    assert f'"smart_meter_cloud:inexogy_{meter}_energy_import"' in energy_prefs(page)
+    shot("energy-grid")
+
+    page.get_by_role("tab", name="Water").click()
+    page.get_by_role("button", name="Add water source").click()
+    water = "Water meter 4567 volume"
+    item = pick_statistic(page, page.locator("ha-statistic-picker").first, water)
+    expect(page.get_by_text("Water meter 6789 volume", exact=True)).to_be_visible()
+    shot("energy-water-statistics")
+    item.click()
+    page.get_by_role("button", name="Save").click()
+    settings = page.locator("ha-energy-water-settings")
+    expect(settings.get_by_text(water, exact=True)).to_be_visible()
+    meter = ready_sim.WATER_METER_ID.replace("-", "_")
+    assert f'"smart_meter_cloud:kamstrup_ready_{meter}_volume"' in energy_prefs(page)
+    shot("energy-water")
