@@ -102,6 +102,12 @@ def test_parse_meter_skips_unknown_kinds() -> None:
     assert meter.manufacturer == "inexogy"
 
 
+def test_a_heat_meters_energy_is_heat() -> None:
+    raw = {"time": 0, "values": {"energy": 10**10}}
+    assert parse_reading(raw, Medium.HEAT).values == {Quantity.HEAT_ENERGY: 1.0}
+    assert parse_reading(raw).values == {Quantity.ENERGY_IMPORT: 1.0}
+
+
 def test_parse_reading_scales_to_canonical_units() -> None:
     reading = parse_reading(
         {

@@ -109,7 +109,7 @@ async def test_flow_creates_an_entry_and_subscribes(
 @pytest.mark.parametrize(
     ("change", "advanced", "error"),
     [
-        ({"client_secret": "wrong"}, {}, {"base": "invalid_auth"}),
+        ({"client_secret": "wrong"}, {}, {"base": "invalid_client"}),
         ({}, {"base_url": "http://127.0.0.1:9"}, {"base": "cannot_connect"}),
         ({}, {"base_url": ""}, {"advanced": "base_url_required"}),
     ],
@@ -176,7 +176,7 @@ async def test_reauth_on_invalid_client(
         flows[0]["flow_id"],
         {"client_secret": "still-wrong", "api_key": sim.DEMO_API_KEY},
     )
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {"base": "invalid_client"}
     result = await hass.config_entries.flow.async_configure(
         flows[0]["flow_id"],
         {"client_secret": "rotated-secret", "api_key": sim.DEMO_API_KEY},

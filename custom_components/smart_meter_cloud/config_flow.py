@@ -279,6 +279,8 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         except BaseUrlRequiredError:
             return None, {SECTION_ADVANCED: "base_url_required"}
         except AuthError:
+            if provider == PROVIDER_READY:
+                return None, {"base": "invalid_client"}
             return None, {"base": "invalid_auth"}
         except SmartMeterCloudError as err:
             _LOGGER.debug("Cannot reach the cloud: %s", err)

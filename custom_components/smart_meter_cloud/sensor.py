@@ -55,13 +55,15 @@ def _quantity(
     )
 
 
-def _energy(quantity: Quantity, *, enabled: bool = True) -> MeterSensorDescription:
+def _energy(
+    quantity: Quantity, *, enabled: bool = True, precision: int = 3
+) -> MeterSensorDescription:
     return _quantity(
         quantity,
         device_class=SensorDeviceClass.ENERGY,
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        suggested_display_precision=3,
+        suggested_display_precision=precision,
         entity_registry_enabled_default=enabled,
     )
 
@@ -144,8 +146,9 @@ SENSORS: tuple[MeterSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
         suggested_display_precision=3,
     ),
-    _energy(Quantity.HEAT_ENERGY),
-    _energy(Quantity.COOLING_ENERGY),
+    # Heat meters count whole kWh (READY: MWh with three decimals).
+    _energy(Quantity.HEAT_ENERGY, precision=0),
+    _energy(Quantity.COOLING_ENERGY, precision=0),
     _quantity(
         Quantity.FLOW,
         device_class=SensorDeviceClass.VOLUME_FLOW_RATE,

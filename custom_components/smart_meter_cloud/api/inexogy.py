@@ -125,12 +125,14 @@ def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     )
 
 
-def parse_reading(data: Mapping[str, Any]) -> Reading:
+def parse_reading(data: Mapping[str, Any], medium: Medium | None = None) -> Reading:
     """Convert an API reading into canonical units; unknown fields are ignored."""
     values: dict[Quantity, float] = {}
     for key, raw in data["values"].items():
         if (known := _FIELDS.get(key)) is not None and isinstance(raw, int | float):
             quantity, divisor = known
+            if medium is Medium.HEAT and quantity is Quantity.ENERGY_IMPORT:
+                quantity = Quantity.HEAT_ENERGY  # a heat meter's "energy"
             values[quantity] = raw / divisor
     return Reading(time=datetime.fromtimestamp(data["time"] / 1000, UTC), values=values)
 
@@ -151,6 +153,8 @@ class InexogyClient:
         self._base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.credentials = credentials
+        # Known from meters(): a heat meter's energy is heat, not import.
+        self._media: dict[str, Medium] = {}
 
     async def authorize(self, email: str, password: str) -> InexogyCredentials:
         """Run the OAuth 1.0a dance with e-mail and password; keep the tokens."""
@@ -199,6 +203,7 @@ class InexogyClient:
                 )
             else:
                 meters.append(meter)
+        self._media = {meter.id: meter.medium for meter in meters}
         return meters
 
     async def last_reading(self, meter_id: str) -> Reading:
@@ -206,7 +211,7 @@ class InexogyClient:
         data = await self._json(
             "GET", "/last_reading", params={"meterId": meter_id}, signer=self._signer()
         )
-        return _reading(data)
+        return _reading(data, self._media.get(meter_id))
 
     async def latest_readings(
         self, meter_ids: Sequence[str]
@@ -257,7 +262,8 @@ class InexogyClient:
         )
         if not isinstance(data, list):
             raise InvalidResponseError("readings: expected a list")
-        return [_reading(item) for item in data]
+        medium = self._media.get(meter_id)
+        return [_reading(item, medium) for item in data]
 
     async def history(
         self, meter_id: str, start: datetime, end: datetime
@@ -342,9 +348,9 @@ class InexogyClient:
         raise CannotConnectError(f"{path}: HTTP {status}")
 
 
-def _reading(data: Any) -> Reading:
+def _reading(data: Any, medium: Medium | None) -> Reading:
     try:
-        return parse_reading(data)
+        return parse_reading(data, medium)
     except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise InvalidResponseError("reading: unexpected shape") from err
 
