@@ -6,6 +6,7 @@ import json
 
 from aiohttp import ClientSession
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.statistics import list_statistic_ids
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -150,6 +151,14 @@ async def test_backfill_30_days_at_setup(
         _total(inexogy, ELECTRICITY_METER_ID, now_hour, "energy")
     )
     assert len(await _stats(hass, GAS_ID)) == 30 * 24
+    # Named as the sensors are, to be found in the energy settings.
+    found = await get_instance(hass).async_add_executor_job(
+        list_statistic_ids, hass, {IMPORT_ID, GAS_ID}
+    )
+    assert sorted(s["name"] for s in found) == [
+        "Electricity meter 3456 Energy import",
+        "Gas meter 5678 Gas volume",
+    ]
     # Tariff registers are not statistics of their own.
     assert await _stats(hass, IMPORT_ID.replace("import", "import_tariff_1")) == []
 

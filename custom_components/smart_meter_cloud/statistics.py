@@ -25,8 +25,9 @@ from homeassistant.components.recorder.statistics import (
     get_last_statistics,
     statistics_during_period,
 )
-from homeassistant.const import UnitOfEnergy, UnitOfVolume
+from homeassistant.const import Platform, UnitOfEnergy, UnitOfVolume
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -424,7 +425,7 @@ class MeterStatistics:
         metadata = StatisticMetaData(
             mean_type=StatisticMeanType.NONE,
             has_sum=True,
-            name=_name(meter, quantity),
+            name=self._name(meter, quantity),
             source=DOMAIN,
             statistic_id=statistic_id(self.coordinator.provider, meter.id, quantity),
             unit_class=unit_class,
@@ -432,11 +433,22 @@ class MeterStatistics:
         )
         async_add_external_statistics(self.hass, metadata, rows)
 
-
-def _name(meter: Meter, quantity: Quantity) -> str:
-    """Named like the meter's device, to find it in the energy settings."""
-    tail = (meter.serial or meter.id)[-4:]
-    return f"{meter.medium.capitalize()} meter {tail} {quantity.replace('_', ' ')}"
+    def _name(self, meter: Meter, quantity: Quantity) -> str:
+        """Named as the register's sensor, to find it in the energy settings."""
+        entities = er.async_get(self.hass)
+        unique_id = f"{self.coordinator.provider}_{meter.id}_{quantity}"
+        entity_id = entities.async_get_entity_id(Platform.SENSOR, DOMAIN, unique_id)
+        entity = entities.async_get(entity_id) if entity_id else None
+        device = (
+            dr.async_get(self.hass).async_get(entity.device_id)
+            if entity and entity.device_id
+            else None
+        )
+        if entity and device and (name := entity.name or entity.original_name):
+            return f"{device.name_by_user or device.name} {name}"
+        # Before the sensor exists (its platform sets up after the first import).
+        tail = (meter.serial or meter.id)[-4:]
+        return f"{meter.medium.capitalize()} meter {tail} {quantity.replace('_', ' ')}"
 
 
 def _moved(row: StatisticData, shift: float) -> StatisticData:
