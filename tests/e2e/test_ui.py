@@ -238,7 +238,7 @@ def test_b_add_ready(page: Page, stack: Stack, shot: Shot) -> None:
     # MWh and l/h as READY sends them; kWh and m³/h on screen.
     energies = ready_register(ready_sim.HEAT_METER_ID, "HeatEnergy")
     expect(entity_row(page, "Heat energy")).to_contain_text(
-        one_of(f"{v * 1000:,.3f} kWh" for v in energies)
+        one_of(f"{v * 1000:,.0f} kWh" for v in energies)
     )
     flows = ready_register(ready_sim.HEAT_METER_ID, "Flow")
     expect(entity_row(page, "Flow")).to_contain_text(
@@ -274,9 +274,9 @@ def test_d_energy_statistics(page: Page, stack: Stack, shot: Shot) -> None:
     """The imported statistics are offered for grid consumption and water."""
     page.goto(f"{stack.ha_url}/config/energy")
     page.get_by_role("button", name="Add grid connection").click()
-    grid = "Electricity meter 3456 energy import"
+    grid = "Electricity meter 3456 Energy import"
     item = pick_statistic(page, page.locator("ha-statistic-picker").first, grid)
-    expect(page.get_by_text("Electricity meter 7834 energy import")).to_be_visible()
+    expect(page.get_by_text("Electricity meter 7834 Energy import")).to_be_visible()
     shot("energy-grid-statistics")
     item.click()
     page.get_by_role("button", name="Save").click()
@@ -288,9 +288,9 @@ def test_d_energy_statistics(page: Page, stack: Stack, shot: Shot) -> None:
 
     page.get_by_role("tab", name="Water").click()
     page.get_by_role("button", name="Add water source").click()
-    water = "Water meter 4567 volume"
+    water = "Water meter 4567 Water volume"
     item = pick_statistic(page, page.locator("ha-statistic-picker").first, water)
-    expect(page.get_by_text("Water meter 6789 volume", exact=True)).to_be_visible()
+    expect(page.get_by_text("Water meter 6789 Water volume", exact=True)).to_be_visible()
     shot("energy-water-statistics")
     item.click()
     page.get_by_role("button", name="Save").click()
