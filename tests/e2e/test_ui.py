@@ -290,7 +290,9 @@ def test_d_energy_statistics(page: Page, stack: Stack, shot: Shot) -> None:
     page.get_by_role("button", name="Add water source").click()
     water = "Water meter 4567 Water volume"
     item = pick_statistic(page, page.locator("ha-statistic-picker").first, water)
-    expect(page.get_by_text("Water meter 6789 Water volume", exact=True)).to_be_visible()
+    expect(
+        page.get_by_text("Water meter 6789 Water volume", exact=True)
+    ).to_be_visible()
     shot("energy-water-statistics")
     item.click()
     page.get_by_role("button", name="Save").click()
