@@ -136,7 +136,9 @@ async def async_remove_config_entry_device(
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:
-    """Unload a config entry; READY stops pushing first."""
+    """Unload a config entry; READY stops pushing once that has worked."""
+    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        return False  # still loaded: keep receiving
     if (pushes := entry.runtime_data.pushes) is not None:
         await pushes.async_stop()
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    return True
