@@ -1,5 +1,6 @@
 """Kamstrup READY through Home Assistant: flow, handshake, pushes and alarms."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import json
 import sys
@@ -569,16 +570,29 @@ async def test_cloudhooks_when_home_assistant_cloud_is_active(
         created.append(webhook_id)
         return await cloudhook(hass, webhook_id)
 
+    # Signed in to Home Assistant Cloud only after the integration was set up.
+    active = False
+    listeners: list[Callable[[object], None]] = []
     cloud = types.ModuleType("homeassistant.components.cloud")
-    cloud.async_active_subscription = lambda hass: True  # type: ignore[attr-defined]
+    cloud.async_active_subscription = lambda hass: active  # type: ignore[attr-defined]
     cloud.async_get_or_create_cloudhook = get_or_create  # type: ignore[attr-defined]
+    cloud.async_listen_connection_change = (  # type: ignore[attr-defined]
+        lambda hass, target: listeners.append(target) or (lambda: None)
+    )
     await hass.config.async_update(external_url=None)
     hass.config.components.add("cloud")
     with patch.dict(sys.modules, {"homeassistant.components.cloud": cloud}):
         entry = await add_ready_entry(hass, ready)
+        issue_id = f"no_external_url_{entry.entry_id}"
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+        assert ready.sim.subscriptions == {}
+
+        active = True
+        for listener in listeners:
+            listener("cloud_connected")
+        await settle(hass, ready)
     assert len(created) == 2
     assert [s.status for s in ready.sim.subscriptions.values()] == ["Active"]
-    issue_id = f"no_external_url_{entry.entry_id}"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 

@@ -9,7 +9,7 @@ from typing import Any, Final
 from aiohttp import web
 from homeassistant.components import webhook
 from homeassistant.const import CONF_API_KEY, EVENT_CORE_CONFIG_UPDATE
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.network import NoURLAvailableError
@@ -67,7 +67,7 @@ class ReadyPushes:
         self._delivered_set: set[str] = set()
         self._retry_delay = RETRY_FIRST
         self._cancel: Callable[[], None] | None = None
-        self._unsubscribe_config: Callable[[], None] | None = None
+        self._unlisten: list[Callable[[], None]] = []
         self.last_payloads: dict[str, Any] = {}
 
     @property
@@ -83,16 +83,23 @@ class ReadyPushes:
             webhook.async_register(
                 self.hass, DOMAIN, name, webhook_id, handler, allowed_methods=["POST"]
             )
-        self._unsubscribe_config = self.hass.bus.async_listen(
-            EVENT_CORE_CONFIG_UPDATE, self._on_config_update
+        # An external URL set, or Home Assistant Cloud connected, later on.
+        self._unlisten.append(
+            self.hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, self._on_reachable)
         )
+        if "cloud" in self.hass.config.components:
+            from homeassistant.components import cloud
+
+            self._unlisten.append(
+                cloud.async_listen_connection_change(self.hass, self._on_reachable)
+            )
         await self._async_subscribe()
 
     async def async_stop(self) -> None:
         """Unsubscribe and unregister; READY then stops pushing to us."""
         self._cancel_timer()
-        if self._unsubscribe_config:
-            self._unsubscribe_config()
+        while self._unlisten:
+            self._unlisten.pop()()
         if self.subscription_id is not None:
             try:
                 await self.client.delete_subscription(self.subscription_id)
@@ -207,8 +214,8 @@ class ReadyPushes:
             self._cancel = None
 
     @callback
-    def _on_config_update(self, _: Event) -> None:
-        """An external URL may have been set: try again if we had none."""
+    def _on_reachable(self, _: Any) -> None:
+        """Pushes may have become possible: try again if we had no URL."""
         if self.subscription_id is None and not self._subscribing:
             self.entry.async_create_background_task(
                 self.hass, self._async_subscribe(), "smart_meter_cloud subscribe"
