@@ -1,6 +1,6 @@
 """The `import_history` action: import a range of hourly statistics again."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import HomeAssistant, ServiceCall, callback
@@ -36,8 +36,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
         entry: SmartMeterConfigEntry = service.async_get_config_entry(
             hass, DOMAIN, call.data[ATTR_CONFIG_ENTRY_ID]
         )
-        start = floor_hour(dt_util.as_utc(_aware(call.data[ATTR_START])))
-        end = floor_hour(dt_util.as_utc(_aware(call.data[ATTR_END])))
+        # as_utc reads a time without zone in Home Assistant's time zone.
+        start = floor_hour(dt_util.as_utc(call.data[ATTR_START]))
+        end = floor_hour(dt_util.as_utc(call.data[ATTR_END]))
         now = dt_util.utcnow()
         if not (now - timedelta(days=MAX_HISTORY_DAYS) <= start < end <= now):
             raise ServiceValidationError(
@@ -64,10 +65,3 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN, SERVICE_IMPORT_HISTORY, import_history, schema=SCHEMA
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """A time without zone is Home Assistant's local time."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt_util.get_default_time_zone())
-    return moment
