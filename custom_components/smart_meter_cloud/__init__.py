@@ -91,8 +91,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     # Statistics follow every update, in the background: setup does not wait
     # for a backfill.
     entry.async_on_unload(coordinator.async_add_listener(statistics.async_schedule))
-    statistics.async_schedule()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # After the platforms: statistics take their names from the sensors.
+    statistics.async_schedule()
     if isinstance(client, ReadyClient):
         pushes = ReadyPushes(
             hass, entry, coordinator, client, _webhook_ids(hass, entry)

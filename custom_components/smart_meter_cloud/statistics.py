@@ -238,14 +238,7 @@ class MeterStatistics:
             for quantity in _totals(meter, readings):
                 key = statistic_id(self.coordinator.provider, meter.id, quantity)
                 stored = await self._async_rows_after(key, start - HOUR)
-                base = next(
-                    (
-                        Anchor(start, state, total)
-                        for s, state, total in stored[:1]
-                        if s == start - HOUR
-                    ),
-                    None,
-                )
+                base = _anchor_at(start, stored)
                 rows, _ = hourly_rows(base, _points(readings, quantity))
                 rows = [row for row in rows if start <= row["start"] < end]
                 later = [row for row in stored if row[0] >= end]
@@ -336,7 +329,7 @@ class MeterStatistics:
             stored = await self._async_rows_after(key, since - 2 * HOUR)
             if not stored:
                 continue
-            base = await self._async_stored_anchor(key, since - HOUR)
+            base = _anchor_at(since - HOUR, stored)
             totals = {start + HOUR: state for start, state, _ in stored}
             totals.update(_points(readings, quantity))
             rows, anchor = hourly_rows(base, totals)
@@ -383,27 +376,15 @@ class MeterStatistics:
             )
         return self._anchors[key]
 
-    async def _async_stored_anchor(self, key: str, boundary: datetime) -> Anchor | None:
-        """The stored total and sum at a whole hour, from the hour before it."""
-        rows = await self._async_rows_between(key, boundary - HOUR, boundary)
-        if not rows:
-            return None
-        _, state, total = rows[0]
-        return Anchor(boundary, state, total)
-
     async def _async_rows_after(
         self, key: str, start: datetime
     ) -> list[tuple[datetime, float, float]]:
-        return await self._async_rows_between(key, start, None)
-
-    async def _async_rows_between(
-        self, key: str, start: datetime, end: datetime | None
-    ) -> list[tuple[datetime, float, float]]:
+        """The stored hours from start on: (start, state, sum)."""
         found = await get_instance(self.hass).async_add_executor_job(
             statistics_during_period,
             self.hass,
             start,
-            end,
+            None,
             {key},
             "hour",
             None,
@@ -449,6 +430,20 @@ class MeterStatistics:
         # Before the sensor exists (its platform sets up after the first import).
         tail = (meter.serial or meter.id)[-4:]
         return f"{meter.medium.capitalize()} meter {tail} {quantity.replace('_', ' ')}"
+
+
+def _anchor_at(
+    boundary: datetime, stored: Sequence[tuple[datetime, float, float]]
+) -> Anchor | None:
+    """The stored total and sum at a whole hour, if the first row ends there."""
+    return next(
+        (
+            Anchor(boundary, state, total)
+            for start, state, total in stored[:1]
+            if start == boundary - HOUR
+        ),
+        None,
+    )
 
 
 def _moved(row: StatisticData, shift: float) -> StatisticData:
