@@ -53,6 +53,11 @@ def device_identifier(provider: str, meter_id: str) -> tuple[str, str]:
     return (DOMAIN, f"{provider}_{meter_id}")
 
 
+def entity_unique_id(provider: str, meter_id: str, key: str) -> str:
+    """Name a meter's entity in the entity registry (key: its description's)."""
+    return f"{provider}_{meter_id}_{key}"
+
+
 @dataclass(frozen=True, slots=True)
 class MeterData:
     """The latest good reading of each meter, and why a meter has none now."""

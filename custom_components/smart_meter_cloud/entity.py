@@ -5,7 +5,7 @@ from typing import override
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .coordinator import SmartMeterCoordinator, device_identifier
+from .coordinator import SmartMeterCoordinator, device_identifier, entity_unique_id
 
 
 class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
@@ -21,7 +21,7 @@ class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
         meter = coordinator.meters[meter_id]
         provider = coordinator.provider
         self.meter_id = meter_id
-        self._attr_unique_id = f"{provider}_{meter_id}_{key}"
+        self._attr_unique_id = entity_unique_id(provider, meter_id, key)
         self._attr_device_info = DeviceInfo(
             identifiers={device_identifier(provider, meter_id)},
             manufacturer=meter.manufacturer,

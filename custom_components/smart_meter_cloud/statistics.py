@@ -36,6 +36,7 @@ from homeassistant.util.unit_conversion import EnergyConverter, VolumeConverter
 from .api.errors import SmartMeterCloudError
 from .api.models import Medium, Meter, Quantity, Reading
 from .const import CONF_HISTORY_START, DOMAIN
+from .coordinator import entity_unique_id
 
 if TYPE_CHECKING:
     from .coordinator import SmartMeterCoordinator
@@ -417,7 +418,7 @@ class MeterStatistics:
     def _name(self, meter: Meter, quantity: Quantity) -> str:
         """Named as the register's sensor, to find it in the energy settings."""
         entities = er.async_get(self.hass)
-        unique_id = f"{self.coordinator.provider}_{meter.id}_{quantity}"
+        unique_id = entity_unique_id(self.coordinator.provider, meter.id, quantity)
         entity_id = entities.async_get_entity_id(Platform.SENSOR, DOMAIN, unique_id)
         entity = entities.async_get(entity_id) if entity_id else None
         device = (
