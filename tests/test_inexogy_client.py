@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+import logging
 
 import aiohttp
 import pytest
@@ -51,6 +52,20 @@ async def test_hourly_history(client: InexogyClient) -> None:
     ]
     totals = [r.values[Quantity.ENERGY_IMPORT] for r in readings]
     assert totals == sorted(totals)
+
+
+async def test_signing_never_logs_the_tokens(
+    inexogy: Inexogy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Oauthlib logs what it signs with at debug level; none of it gets out."""
+    caplog.set_level(logging.DEBUG, logger="oauthlib")
+    async with aiohttp.ClientSession() as session:
+        client = InexogyClient(session, base_url=inexogy.url)
+        credentials = await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
+        await client.last_reading(ELECTRICITY_METER_ID)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (credentials.access_token, credentials.consumer_key, DEMO_PASSWORD):
+        assert secret not in logged
 
 
 async def test_aliases_fold_into_one_vocabulary(client: InexogyClient) -> None:
