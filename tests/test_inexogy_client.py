@@ -25,6 +25,7 @@ from tests.simulator.inexogy import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
     ELECTRICITY_METER_ID,
+    INACTIVE_METER_ID,
     Fault,
 )
 
@@ -162,3 +163,47 @@ def test_totals_never_go_backwards() -> None:
 )
 def test_retry_after_header(header: str | None, seconds: float) -> None:
     assert RateLimitedError.from_header(header).retry_after == seconds
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (aiohttp.encode_basic_auth(DEMO_EMAIL.upper(), DEMO_PASSWORD), 200),
+        (aiohttp.encode_basic_auth(DEMO_EMAIL, "wrong"), 401),
+        ("Basic not-base64!", 401),
+        (None, 401),
+    ],
+    ids=["right", "wrong-password", "malformed", "none"],
+)
+async def test_simulator_takes_basic_auth_as_the_api_does(
+    inexogy: Inexogy, authorization: str | None, status: int
+) -> None:
+    """Other clients (Home Assistant's discovergy) send e-mail and password."""
+    headers = {"Authorization": authorization} if authorization else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{inexogy.url}/last_reading",
+            params={"meterId": ELECTRICITY_METER_ID},
+            headers=headers,
+        ) as response,
+    ):
+        assert response.status == status
+        if status == 200:
+            assert "energy" in (await response.json())["values"]
+        else:
+            assert response.content_type == "text/plain"
+
+
+async def test_simulator_inactive_meter_reading(inexogy: Inexogy) -> None:
+    """Refused by default; an empty reading when the simulator is told so."""
+    headers = {"Authorization": aiohttp.encode_basic_auth(DEMO_EMAIL, DEMO_PASSWORD)}
+    params = {"meterId": INACTIVE_METER_ID}
+    url = f"{inexogy.url}/last_reading"
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.get(url, params=params) as r:
+            assert r.status == 400
+        inexogy.sim.inactive_reads_empty = True
+        async with session.get(url, params=params) as r:
+            assert r.status == 200
+            assert (await r.json())["values"] == {}
