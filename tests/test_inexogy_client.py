@@ -207,3 +207,11 @@ async def test_simulator_inactive_meter_reading(inexogy: Inexogy) -> None:
         async with session.get(url, params=params) as r:
             assert r.status == 200
             assert (await r.json())["values"] == {}
+
+
+async def test_signature_holds_for_values_that_need_escaping(
+    client: InexogyClient,
+) -> None:
+    """The cloud checks the signature first: a wrong one would be a 401."""
+    with pytest.raises(BadRequestError, match="Invalid meterId"):
+        await client.last_reading("a b/ü~&=%")

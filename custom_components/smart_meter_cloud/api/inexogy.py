@@ -14,6 +14,13 @@ from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 from oauthlib import oauth1
+from oauthlib.common import generate_nonce, generate_timestamp
+from oauthlib.oauth1.rfc5849.signature import (
+    base_string_uri,
+    sign_hmac_sha1_with_client,
+    signature_base_string,
+)
+from oauthlib.oauth1.rfc5849.utils import escape
 
 from .errors import (
     AuthError,
@@ -108,6 +115,55 @@ class InexogyCredentials:
     access_token_secret: str
 
 
+class DataSigner:
+    """Signs data requests with the access token (OAuth 1.0a, HMAC-SHA1).
+
+    What oauthlib's general ``Client.sign`` does, with oauthlib's own parts,
+    but the parts that never change between requests (keys, token, method,
+    addresses) are worked out once: per request only the nonce, the
+    timestamp and the query are new. ``Client.sign`` spends about 140 us
+    re-parsing and re-escaping the same values for every request.
+    """
+
+    def __init__(self, credentials: InexogyCredentials) -> None:
+        """Escape the constant parameters once."""
+        self.credentials = credentials
+        # Read by oauthlib's sign_hmac_sha1_with_client.
+        self.client_secret = credentials.consumer_secret
+        self.resource_owner_secret = credentials.access_token_secret
+        self._constant = [
+            (escape(key), escape(value))
+            for key, value in (
+                ("oauth_consumer_key", credentials.consumer_key),
+                ("oauth_signature_method", "HMAC-SHA1"),
+                ("oauth_token", credentials.access_token),
+                ("oauth_version", "1.0"),
+            )
+        ]
+        self._uris: dict[str, str] = {}
+
+    def authorization(
+        self, method: str, url: str, params: Mapping[str, str] | None
+    ) -> str:
+        """Return the Authorization header for a request without a body."""
+        if (uri := self._uris.get(url)) is None:
+            uri = self._uris[url] = base_string_uri(url)
+        oauth = [
+            ("oauth_nonce", escape(generate_nonce())),
+            ("oauth_timestamp", escape(generate_timestamp())),
+        ]
+        pairs = self._constant + oauth
+        if params:
+            pairs += [(escape(k), escape(v)) for k, v in params.items()]
+        normalized = "&".join(f"{k}={v}" for k, v in sorted(pairs))
+        base = signature_base_string(method.upper(), uri, normalized)
+        oauth += self._constant
+        oauth.append(
+            ("oauth_signature", escape(sign_hmac_sha1_with_client(base, self)))
+        )
+        return "OAuth " + ", ".join(f'{k}="{v}"' for k, v in oauth)
+
+
 def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     """Return the meter of an API record, or None for a kind we cannot show."""
     medium = _MEDIA.get(str(data.get("measurementType", "")).upper())
@@ -151,6 +207,7 @@ class InexogyClient:
         self._base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.credentials = credentials
+        self._data_signer: DataSigner | None = None
 
     async def authorize(self, email: str, password: str) -> InexogyCredentials:
         """Run the OAuth 1.0a dance with e-mail and password; keep the tokens."""
@@ -265,16 +322,13 @@ class InexogyClient:
         """Return the meter's readings at each whole hour from start to end."""
         return await self.readings(meter_id, start, end, "one_hour")
 
-    def _signer(self) -> oauth1.Client:
+    def _signer(self) -> DataSigner:
         if self.credentials is None:
             raise AuthError("not authorized")
-        c = self.credentials
-        return oauth1.Client(
-            c.consumer_key,
-            c.consumer_secret,
-            resource_owner_key=c.access_token,
-            resource_owner_secret=c.access_token_secret,
-        )
+        signer = self._data_signer
+        if signer is None or signer.credentials is not self.credentials:
+            signer = self._data_signer = DataSigner(self.credentials)
+        return signer
 
     async def _json(
         self,
@@ -283,7 +337,7 @@ class InexogyClient:
         *,
         params: Mapping[str, str] | None = None,
         form: str | None = None,
-        signer: oauth1.Client | None = None,
+        signer: oauth1.Client | DataSigner | None = None,
     ) -> Any:
         body = None if form is None else urlencode({"client": form})
         text = await self._request(method, path, params, body, signer)
@@ -296,7 +350,7 @@ class InexogyClient:
         self,
         method: str,
         path: str,
-        signer: oauth1.Client | None = None,
+        signer: oauth1.Client | DataSigner | None = None,
         *,
         params: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
@@ -309,15 +363,17 @@ class InexogyClient:
         path: str,
         params: Mapping[str, str] | None,
         body: str | None,
-        signer: oauth1.Client | None,
+        signer: oauth1.Client | DataSigner | None,
     ) -> str:
         url = self._base_url + path
+        headers = {"Accept": _ACCEPT}
+        if isinstance(signer, DataSigner):
+            headers["Authorization"] = signer.authorization(method, url, params)
         if params:
             url += "?" + urlencode(params)
-        headers = {"Accept": _ACCEPT}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if signer is not None:
+        if isinstance(signer, oauth1.Client):
             url, headers, body = signer.sign(url, method, body, headers)
         try:
             async with self._session.request(
