@@ -2,10 +2,14 @@
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import aiohttp
+from oauthlib import oauth1
+from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 import pytest
 
+from custom_components.smart_meter_cloud.api import inexogy as inexogy_api
 from custom_components.smart_meter_cloud.api.errors import (
     AuthError,
     BadRequestError,
@@ -14,7 +18,9 @@ from custom_components.smart_meter_cloud.api.errors import (
     RateLimitedError,
 )
 from custom_components.smart_meter_cloud.api.inexogy import (
+    DataSigner,
     InexogyClient,
+    InexogyCredentials,
     parse_meter,
     parse_reading,
 )
@@ -215,3 +221,35 @@ async def test_signature_holds_for_values_that_need_escaping(
     """The cloud checks the signature first: a wrong one would be a 401."""
     with pytest.raises(BadRequestError, match="Invalid meterId"):
         await client.last_reading("a b/ü~&=%")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"meterId": ELECTRICITY_METER_ID},
+        {"meterId": "a b/ü~&=%+", "from": "1", "fields": "energy,power"},
+        None,
+    ],
+)
+def test_data_signature_is_oauthlibs(
+    monkeypatch: pytest.MonkeyPatch, params: dict[str, str] | None
+) -> None:
+    """The same header as oauthlib's Client.sign, for the same nonce and time."""
+    credentials = InexogyCredentials("ck~1", "cs&2", "at 3", "as=4")
+    monkeypatch.setattr(inexogy_api, "generate_nonce", lambda: "4711")
+    monkeypatch.setattr(inexogy_api, "generate_timestamp", lambda: "1763900000")
+    url = "HTTP://Example.COM:80/public/v1/last_reading"
+    ours = DataSigner(credentials).authorization("get", url, params)
+    _, headers, _ = oauth1.Client(
+        "ck~1",
+        "cs&2",
+        resource_owner_key="at 3",
+        resource_owner_secret="as=4",
+        nonce="4711",
+        timestamp="1763900000",
+    ).sign(f"{url}?{urlencode(params)}" if params else url, "GET")
+    assert _oauth_params(ours) == _oauth_params(headers["Authorization"])
+
+
+def _oauth_params(header: str) -> dict[str, str]:
+    return dict(parse_authorization_header(header))

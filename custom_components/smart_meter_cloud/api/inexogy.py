@@ -4,23 +4,21 @@ Every inexogy key, unit and scale ends here; callers see `Meter` and `Reading`.
 """
 
 import asyncio
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+import hashlib
+import hmac
 import json
 import logging
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import aiohttp
 from oauthlib import oauth1
 from oauthlib.common import generate_nonce, generate_timestamp
-from oauthlib.oauth1.rfc5849.signature import (
-    base_string_uri,
-    sign_hmac_sha1_with_client,
-    signature_base_string,
-)
-from oauthlib.oauth1.rfc5849.utils import escape
+from oauthlib.oauth1.rfc5849.signature import base_string_uri
 
 from .errors import (
     AuthError,
@@ -118,28 +116,27 @@ class InexogyCredentials:
 class DataSigner:
     """Signs data requests with the access token (OAuth 1.0a, HMAC-SHA1).
 
-    What oauthlib's general ``Client.sign`` does, with oauthlib's own parts,
-    but the parts that never change between requests (keys, token, method,
-    addresses) are worked out once: per request only the nonce, the
-    timestamp and the query are new. ``Client.sign`` spends about 140 us
-    re-parsing and re-escaping the same values for every request.
+    What oauthlib's general ``Client.sign`` computes (RFC 5849, 3.4), but the
+    parts that never change between requests (keys, token, secrets,
+    addresses) are escaped once: per request only the nonce, the timestamp
+    and the query are new. ``Client.sign`` re-parses and re-escapes them all,
+    about 140 us of every request.
     """
 
     def __init__(self, credentials: InexogyCredentials) -> None:
-        """Escape the constant parameters once."""
+        """Escape the constant parameters and prepare the key once."""
         self.credentials = credentials
-        # Read by oauthlib's sign_hmac_sha1_with_client.
-        self.client_secret = credentials.consumer_secret
-        self.resource_owner_secret = credentials.access_token_secret
-        self._constant = [
-            (escape(key), escape(value))
-            for key, value in (
-                ("oauth_consumer_key", credentials.consumer_key),
-                ("oauth_signature_method", "HMAC-SHA1"),
-                ("oauth_token", credentials.access_token),
-                ("oauth_version", "1.0"),
-            )
-        ]
+        constant = {
+            "oauth_consumer_key": credentials.consumer_key,
+            "oauth_signature_method": "HMAC-SHA1",
+            "oauth_token": credentials.access_token,
+            "oauth_version": "1.0",
+        }
+        self._constant = [(_escape(k), _escape(v)) for k, v in constant.items()]
+        self._header = ", ".join(f'{k}="{v}"' for k, v in self._constant)
+        secrets = (credentials.consumer_secret, credentials.access_token_secret)
+        key = "&".join(_escape(secret) for secret in secrets)
+        self._mac = hmac.new(key.encode(), digestmod=hashlib.sha1)
         self._uris: dict[str, str] = {}
 
     def authorization(
@@ -147,21 +144,32 @@ class DataSigner:
     ) -> str:
         """Return the Authorization header for a request without a body."""
         if (uri := self._uris.get(url)) is None:
-            uri = self._uris[url] = base_string_uri(url)
-        oauth = [
-            ("oauth_nonce", escape(generate_nonce())),
-            ("oauth_timestamp", escape(generate_timestamp())),
+            uri = self._uris[url] = _escape(base_string_uri(url))
+        # Digits only: nothing to escape.
+        nonce, timestamp = generate_nonce(), generate_timestamp()
+        pairs = [
+            *self._constant,
+            ("oauth_nonce", nonce),
+            ("oauth_timestamp", timestamp),
         ]
-        pairs = self._constant + oauth
         if params:
-            pairs += [(escape(k), escape(v)) for k, v in params.items()]
-        normalized = "&".join(f"{k}={v}" for k, v in sorted(pairs))
-        base = signature_base_string(method.upper(), uri, normalized)
-        oauth += self._constant
-        oauth.append(
-            ("oauth_signature", escape(sign_hmac_sha1_with_client(base, self)))
+            pairs += [(_escape(k), _escape(v)) for k, v in params.items()]
+        pairs.sort()
+        normalized = "&".join([f"{k}={v}" for k, v in pairs])
+        mac = self._mac.copy()
+        mac.update(f"{method.upper()}&{uri}&{_escape(normalized)}".encode())
+        signature = _escape(base64.b64encode(mac.digest()).decode())
+        return (
+            f'OAuth oauth_nonce="{nonce}", oauth_timestamp="{timestamp}", '
+            f'{self._header}, oauth_signature="{signature}"'
         )
-        return "OAuth " + ", ".join(f'{k}="{v}"' for k, v in oauth)
+
+
+def _escape(value: str) -> str:
+    """Percent-encode as RFC 5849, 3.6 (and oauthlib) do; most values need none."""
+    if value.isascii() and value.isalnum():
+        return value
+    return quote(value, safe="~")
 
 
 def parse_meter(data: Mapping[str, Any]) -> Meter | None:
