@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.util.json import json_loads
 
 from .api.errors import InvalidResponseError, SmartMeterCloudError
 from .api.ready import (
@@ -361,7 +362,7 @@ def _shape(value: Any, key: str = "") -> Any:
 
 def _json(body: bytes) -> dict[str, Any] | web.Response:
     try:
-        data = json.loads(body)
+        data = json_loads(body)
     except ValueError:
         return _refuse(400, "not JSON")
     return data if isinstance(data, dict) else _refuse(400, "not an object")

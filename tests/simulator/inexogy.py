@@ -299,6 +299,9 @@ class InexogySimulator:
         self.accounts: dict[str, str] = {DEMO_EMAIL: DEMO_PASSWORD}
         self.retry_after = 60
         self.late_fields_visible = False
+        # What /last_reading answers for a meter that never measured is not
+        # documented: 400 by default; an empty reading when this is True.
+        self.inactive_reads_empty = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         # Answer this many more /readings requests, then hang (as TIMEOUT does)
         # until stopped: a history download cut off in the middle.
@@ -611,9 +614,11 @@ class InexogySimulator:
     async def _last_reading(self, request: web.Request) -> tuple[Any, Fault]:
         meter = self._meter_of(request)
         fault = await self._meter_fault(meter)
-        if not meter.active:
-            raise _text(400, f"No readings available for meterId: {meter.meter_id}")
         now = self.now_ms()
+        if not meter.active:
+            if self.inactive_reads_empty:
+                return {"time": now, "values": {}}, fault
+            raise _text(400, f"No readings available for meterId: {meter.meter_id}")
         return {"time": now, "values": self._values(meter, now, request, fault)}, fault
 
     async def _readings(self, request: web.Request) -> tuple[Any, Fault]:
