@@ -1,1 +1,12 @@
 """Fake provider clouds (aiohttp apps) for tests, development and benchmarks."""
+
+from typing import NamedTuple
+
+
+class Answer(NamedTuple):
+    """One request a simulator answered: when (by its clock), what, and how."""
+
+    at: float
+    method: str
+    path: str
+    status: int

@@ -40,6 +40,8 @@ import uuid
 import aiohttp
 from aiohttp import web
 
+from tests.simulator import Answer
+
 _LOGGER = logging.getLogger(__name__)
 
 DEMO_TENANT_ID = "3f0c7a52-6d1e-4b8a-9c2f-7e5d1a0b9c84"
@@ -523,7 +525,10 @@ class ReadySimulator:
         self.token_lifetime = 3599
         self.delivery_timeout = 10.0  # seconds, for every outgoing webhook POST
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        # Every answer, in order, with the clock's time: to count and time faults.
+        self.answers: list[Answer] = []
         self.tokens_issued = 0
+        self.issued: set[str] = set()  # every access token, revoked ones too
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: list[Delivery] = []
         self._fault = Fault.NONE
@@ -611,6 +616,14 @@ class ReadySimulator:
         """Invalidate every access token issued so far (the API answers 401)."""
         self._tokens.clear()
 
+    def secrets(self) -> set[str]:
+        """Every credential and personal detail this cloud holds or handed out."""
+        found = self.issued | {self.client_secret, self.api_key}
+        for meter in self.meters:
+            found |= {meter.serial_number, meter.customer_number, meter.address}
+            found |= {part.strip() for part in meter.address.split(",")}
+        return found - {""}
+
     def sign(self, body: bytes) -> str:
         """Return the X-Ready-Signature of ``body`` under the current api_key."""
         digest = hmac.new(self.api_key.encode(), body, hashlib.sha256).digest()
@@ -682,6 +695,19 @@ class ReadySimulator:
     ) -> web.StreamResponse:
         self.requests.append((request.method, request.path, dict(request.query)))
         try:
+            response = await self._answer(request, handler)
+        except web.HTTPException as err:  # aiohttp's own answer, outside the API
+            self._answered(request, err.status)
+            raise
+        self._answered(request, response.status)
+        return response
+
+    async def _answer(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        try:
             return await handler(request)
         except _Abort as err:
             return err.response
@@ -689,6 +715,9 @@ class ReadySimulator:
             if not request.path.startswith(f"{API_PATH}/") or err.status < 400:
                 raise
             return _problem(err.status, err.reason).response
+
+    def _answered(self, request: web.Request, status: int) -> None:
+        self.answers.append(Answer(self.clock(), request.method, request.path, status))
 
     # ---- OAuth2 client credentials ---------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
@@ -751,6 +780,7 @@ class ReadySimulator:
         token = f"{head}.{_b64url(_dumps(claims))}.{_b64url(secrets.token_bytes(64))}"
         self._tokens[token] = _Token(expires_at, client_id)
         self.tokens_issued += 1
+        self.issued.add(token)
         return web.json_response(
             {
                 "token_type": "Bearer",
