@@ -1,9 +1,13 @@
 """Fixtures: Home Assistant with this integration, and the simulated clouds."""
 
-from collections.abc import AsyncIterator, Generator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+import json
 import logging
+import re
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
@@ -23,8 +27,118 @@ from syrupy.assertion import SnapshotAssertion
 # `custom_components` package does not shadow ours.
 import custom_components.smart_meter_cloud  # noqa: F401
 from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD, InexogySimulator
+
+# Loggers whose every line, debug included, is searched for secrets.
+WATCHED_LOGGERS = ("custom_components.smart_meter_cloud", "oauthlib", "aiohttp")
+# Entry data that is a credential or personal.
+SECRET_ENTRY_KEYS = frozenset(
+    {
+        "email",
+        "consumer_key",
+        "consumer_secret",
+        "access_token",
+        "access_token_secret",
+        "client_secret",
+        "api_key",
+    }
+)
+
+
+@dataclass
+class SecretWatch:
+    """What must never reach a log line or diagnostics, and where to look."""
+
+    sources: list[Callable[[], Iterable[str]]] = field(default_factory=list)
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+
+    def secrets(self) -> set[str]:
+        """Return the demo data's secrets and every one handed out meanwhile."""
+        found = set(_demo_secrets())
+        for source in self.sources:
+            found.update(source())
+        return {secret for secret in found if secret}
+
+    def add_entry(self, entry: ConfigEntry) -> None:
+        """Watch for the entry's stored credentials too."""
+        data = dict(entry.data)
+        self.sources.append(
+            lambda: [str(v) for k, v in data.items() if k in SECRET_ENTRY_KEYS]
+        )
+
+
+@cache
+def _demo_secrets() -> frozenset[str]:
+    return frozenset(
+        InexogySimulator().secrets() | ready_sim.ReadySimulator().secrets()
+    )
+
+
+def _patterns(secret: str) -> list[re.Pattern[str]]:
+    """The secret as written, URL-encoded and JSON-escaped.
+
+    A number only counts on its own, not as part of a longer one.
+    """
+    spellings = {secret, quote(secret, safe=""), quote_plus(secret)}
+    spellings.add(json.dumps(secret)[1:-1])
+    edge = r"(?<![0-9])", r"(?![0-9])"
+    return [
+        re.compile(f"{edge[0]}{re.escape(s)}{edge[1]}" if s.isdigit() else re.escape(s))
+        for s in spellings
+    ]
+
+
+def _record_text(record: logging.LogRecord) -> str:
+    """Everything a log line shows: message, traceback and stack."""
+    try:
+        parts = [record.getMessage()]
+    except TypeError, ValueError:
+        parts = [str(record.msg), repr(record.args)]
+    if record.exc_info:
+        parts.append(logging.Formatter().formatException(record.exc_info))
+    parts += [record.exc_text or "", record.stack_info or ""]
+    return "\n".join(parts)
+
+
+def find_leaks(
+    secrets: Iterable[str], texts: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Return (where, secret shortened) for every secret found in the texts."""
+    patterns = {secret: _patterns(secret) for secret in secrets}
+    return [
+        (where, f"{secret[:3]}…({len(secret)} characters)")
+        for where, text in texts
+        for secret, spelled in patterns.items()
+        if any(pattern.search(text) for pattern in spelled)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def secret_watch(caplog: pytest.LogCaptureFixture) -> Iterator[SecretWatch]:
+    """Fail a test in which a secret reached a log line or diagnostics.
+
+    Our loggers, oauthlib's and aiohttp's run at debug level meanwhile, and
+    their debug lines are searched as well as every other logger's info and
+    above. Home Assistant's own debug lines are not: they dump registries and
+    events whole, the device registry's serial numbers included.
+    """
+    for name in WATCHED_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    watch = SecretWatch()
+    yield watch
+    records = [
+        record
+        for when in ("setup", "call", "teardown")
+        for record in caplog.get_records(when)
+        if record.levelno > logging.DEBUG or record.name.startswith(WATCHED_LOGGERS)
+    ]
+    texts = [(f"{r.name} {r.levelname} log", _record_text(r)) for r in records]
+    if leaks := find_leaks(watch.secrets(), [*texts, *watch.outputs]):
+        pytest.fail(f"secrets leaked: {sorted(set(leaks))}")
 
 
 @pytest.fixture
@@ -86,12 +200,14 @@ async def inexogy(
     hass: HomeAssistant,
     socket_enabled: None,
     frozen: FrozenDateTimeFactory,
+    secret_watch: SecretWatch,
 ) -> AsyncIterator[Inexogy]:
     """Serve the inexogy simulator on loopback, on a clock the test moves."""
     sim = InexogySimulator()
+    secret_watch.sources.append(sim.secrets)
     url = await sim.start()
     yield Inexogy(sim, url)
-    await _unload_all(hass)
+    await _unload_all(hass, secret_watch)
     await sim.stop()
 
 
@@ -105,9 +221,17 @@ def frozen(
     return freezer
 
 
-async def _unload_all(hass: HomeAssistant) -> None:
-    """Unload before the simulators and the recorder go away."""
+async def _unload_all(hass: HomeAssistant, watch: SecretWatch) -> None:
+    """Unload before the simulators and the recorder go away.
+
+    What each entry's diagnostics show at the end is searched for secrets.
+    """
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        watch.add_entry(entry)
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+        text = json.dumps(diagnostics, default=str, ensure_ascii=False)
+        watch.outputs.append((f"diagnostics of {entry.domain}", text))
         await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -177,6 +301,7 @@ async def ready(
     aiohttp_client: ClientSessionGenerator,
     socket_enabled: None,
     frozen: FrozenDateTimeFactory,
+    secret_watch: SecretWatch,
 ) -> AsyncIterator[Ready]:
     """Serve the READY simulator, with Home Assistant reachable for its pushes."""
     # Home Assistant's router freezes when its server starts: set up first.
@@ -187,9 +312,10 @@ async def ready(
     ha_url = str(client.make_url("/")).rstrip("/")
     await hass.config.async_update(external_url=ha_url)
     sim = ready_sim.ReadySimulator()
+    secret_watch.sources.append(sim.secrets)
     url = await sim.start()
     yield Ready(sim, url, ha_url)
-    await _unload_all(hass)
+    await _unload_all(hass, secret_watch)
     await sim.stop()
 
 
