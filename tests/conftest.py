@@ -9,6 +9,7 @@ import re
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.components.recorder import Recorder
@@ -307,8 +308,11 @@ async def ready(
     # Home Assistant's router freezes when its server starts: set up first.
     for component in ("webhook", "diagnostics"):
         assert await async_setup_component(hass, component, {})
-    # No access log: it cannot format a frozen clock's local time.
-    client = await aiohttp_client(hass.http.app, server_kwargs={"access_log": None})
+    # No access log: it cannot format a frozen clock's local time. (The
+    # runner takes it; a TestServer drops what its constructor is given.)
+    server = TestServer(hass.http.app)
+    await server.start_server(access_log=None)
+    client = await aiohttp_client(server)
     ha_url = str(client.make_url("/")).rstrip("/")
     await hass.config.async_update(external_url=ha_url)
     sim = ready_sim.ReadySimulator()
