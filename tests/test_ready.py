@@ -163,6 +163,7 @@ async def test_reauth_on_invalid_client(
     ready_entry: ConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
+    webhook_id = ready_entry.data["webhook_id"]
     ready.sim.client_secret = "rotated-secret"
     ready.sim.revoke_tokens()
     freezer.tick(timedelta(hours=1))
@@ -184,6 +185,10 @@ async def test_reauth_on_invalid_client(
     assert result["reason"] == "reauth_successful"
     await settle(hass, ready)
     assert ready_entry.data["client_secret"] == "rotated-secret"
+    # Same webhooks: the subscription the old secret could not delete is
+    # found by its address and replaced, not left pushing into the void.
+    assert ready_entry.data["webhook_id"] == webhook_id
+    assert [s.status for s in ready.sim.subscriptions.values()] == ["Active"]
     assert ready_entry.state is ConfigEntryState.LOADED
     assert state(hass, WATER_VOLUME) != STATE_UNAVAILABLE
 
