@@ -2,7 +2,9 @@
 
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
+import itertools
 import json
 import logging
 import re
@@ -13,13 +15,22 @@ from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
@@ -178,6 +189,71 @@ logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 # Ten seconds past a whole hour: polls in a test do not cross into the next.
 FROZEN_AT = "2026-11-23T12:00:10+00:00"
+
+
+async def poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    seconds: float = 30,
+    *,
+    wait: bool = True,
+) -> None:
+    """Let the clock run to the next poll and (unless it hangs) wait for it."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=wait)
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    """Return an entity's state, which must exist."""
+    current = hass.states.get(entity_id)
+    assert current is not None, entity_id
+    return current.state
+
+
+def our_records(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
+    """Our log lines of info and above that contain a text."""
+    return [
+        r
+        for r in caplog.records
+        if r.name.startswith("custom_components.smart_meter_cloud")
+        and r.levelno >= logging.INFO
+        and text in r.getMessage()
+    ]
+
+
+async def statistic_rows(
+    hass: HomeAssistant, statistic_id: str
+) -> list[dict[str, float]]:
+    """Every hourly row of a statistic, once the recorder wrote what it has."""
+    await async_wait_recording_done(hass)
+    found = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        dt_util.utcnow() - timedelta(days=400),
+        None,
+        {statistic_id},
+        "hour",
+        None,
+        {"state", "sum"},
+    )
+    return found.get(statistic_id, [])  # type: ignore[return-value]
+
+
+def assert_hourly(rows: list[dict[str, float]]) -> None:
+    """One row per hour, no gap, no duplicate, never negative."""
+    starts = [row["start"] for row in rows]
+    assert starts == [starts[0] + i * 3600 for i in range(len(starts))]
+    sums = [row["sum"] for row in rows]
+    assert sums == sorted(sums)
+
+
+def assert_consistent(rows: list[dict[str, float]]) -> None:
+    """Each hour's consumption is the change of the meter total: no step."""
+    for before, after in itertools.pairwise(rows):
+        assert after["sum"] - before["sum"] == pytest.approx(
+            after["state"] - before["state"], abs=1e-6
+        )
 
 
 @dataclass
