@@ -4,7 +4,10 @@ from typing import NamedTuple
 
 
 class Answer(NamedTuple):
-    """One request a simulator answered: when (by its clock), what, and how."""
+    """One request a simulator answered: when (by its clock), what, and how.
+
+    Status 499 (as nginx logs it): the client closed the connection first.
+    """
 
     at: float
     method: str

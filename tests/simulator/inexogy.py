@@ -449,6 +449,9 @@ class InexogySimulator:
             response = await handler(request)
         except _Abort as err:
             response = err.response
+        except asyncio.CancelledError:  # the client gave up waiting
+            self.answers.append(Answer(self.clock(), request.method, path, 499))
+            raise
         self.answers.append(Answer(self.clock(), request.method, path, response.status))
         return response
 

@@ -529,6 +529,7 @@ class ReadySimulator:
         self.answers: list[Answer] = []
         self.tokens_issued = 0
         self.issued: set[str] = set()  # every access token, revoked ones too
+        self._arrived = asyncio.Event()
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: list[Delivery] = []
         self._fault = Fault.NONE
@@ -612,6 +613,12 @@ class ReadySimulator:
         """Count requests for exactly ``path``, e.g. "/api/v1/readings/latest"."""
         return sum(1 for _, p, _ in self.requests if p == path)
 
+    async def wait_for_requests(self, path: str, count: int) -> None:
+        """Wait until ``count`` requests for ``path`` have arrived."""
+        while self.request_count(path) < count:
+            await self._arrived.wait()
+            self._arrived.clear()
+
     def revoke_tokens(self) -> None:
         """Invalidate every access token issued so far (the API answers 401)."""
         self._tokens.clear()
@@ -694,10 +701,14 @@ class ReadySimulator:
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         self.requests.append((request.method, request.path, dict(request.query)))
+        self._arrived.set()
         try:
             response = await self._answer(request, handler)
         except web.HTTPException as err:  # aiohttp's own answer, outside the API
             self._answered(request, err.status)
+            raise
+        except asyncio.CancelledError:  # the client gave up waiting
+            self._answered(request, 499)
             raise
         self._answered(request, response.status)
         return response
