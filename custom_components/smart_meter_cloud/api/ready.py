@@ -116,9 +116,15 @@ def verification_hash(api_key: str, token: str) -> str:
 
 
 def signature_valid(api_key: str, body: bytes, signature: str | None) -> bool:
-    """Tell whether a push was signed with our API key."""
-    return signature is not None and hmac.compare_digest(
-        _hmac(api_key, body), signature.strip()
+    """Tell whether a push was signed with our API key.
+
+    A signature is Base64: anything not ASCII is none of ours (and could not
+    be compared as text).
+    """
+    return (
+        signature is not None
+        and signature.isascii()
+        and hmac.compare_digest(_hmac(api_key, body), signature.strip())
     )
 
 
