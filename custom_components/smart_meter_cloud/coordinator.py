@@ -4,13 +4,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import logging
-from typing import TYPE_CHECKING, override
+from typing import TYPE_CHECKING, Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .api.errors import (
     AuthError,
@@ -23,6 +24,12 @@ from .api.models import TOTAL_QUANTITIES, Alarm, Meter, MeterClient, Reading
 from .const import CONF_METERS, DEFAULT_SCAN_INTERVAL, DOMAIN
 
 _LOGGER = logging.getLogger(__name__)
+
+# A push comes hours late, never early: one stamped later than this ahead of
+# our clock has a clock gone wrong behind it. Taken, it would stand as the
+# latest reading until its time came and spread made-up consumption over the
+# hours before it.
+MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 if TYPE_CHECKING:
     from .statistics import MeterStatistics
@@ -160,7 +167,7 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         data = self.data or MeterData()
         readings = dict(data.readings)
         for meter_id, reading in pushed:
-            if meter_id not in self.meters:
+            if meter_id not in self.meters or _from_the_future(meter_id, reading.time):
                 continue
             self._received.append((meter_id, reading))
             old = readings.get(meter_id)
@@ -181,10 +188,17 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         data = self.data or MeterData()
         readings = dict(data.readings)
         for meter_id, moment, alarms, code in pushed:
-            if meter_id in self.meters:
+            if meter_id in self.meters and not _from_the_future(meter_id, moment):
                 base = readings.get(meter_id) or Reading(time=moment, values={})
                 readings[meter_id] = replace(base, alarms=alarms, info_code=code)
         self.async_set_updated_data(MeterData(readings, data.failures))
+
+
+def _from_the_future(meter_id: str, moment: datetime) -> bool:
+    if moment <= dt_util.utcnow() + MAX_CLOCK_SKEW:
+        return False
+    _LOGGER.debug("Ignoring a push for meter %s stamped %s, ahead", meter_id, moment)
+    return True
 
 
 def _translated(err: SmartMeterCloudError) -> Exception:
