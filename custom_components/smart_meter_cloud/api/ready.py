@@ -505,6 +505,8 @@ class ReadyClient:
     async def _send(
         self, method: str, url: str, **kwargs: Any
     ) -> tuple[int, str, Mapping[str, str]]:
+        if self._session.closed:  # Home Assistant has stopped; aiohttp would raise
+            raise CannotConnectError("the session is closed")
         try:
             async with self._session.request(
                 method, url, timeout=self._timeout, **kwargs
