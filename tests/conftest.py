@@ -1,8 +1,16 @@
 """Fixtures: Home Assistant with this integration, and the simulated clouds."""
 
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 import itertools
 import json
@@ -17,22 +25,27 @@ from homeassistant import config_entries
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.loader import DATA_CUSTOM_COMPONENTS
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
+    async_test_home_assistant,
 )
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from pytest_homeassistant_custom_component.typing import (
+    ClientSessionGenerator,
+    RecorderInstanceContextManager,
+)
 from syrupy.assertion import SnapshotAssertion
 
 # Imported before the `hass` fixture so that the test plugin's own
@@ -248,6 +261,35 @@ def assert_hourly(rows: list[dict[str, float]]) -> None:
     assert sums == sorted(sums)
 
 
+def hours_since_backfill(started: datetime, days: int = 30) -> int:
+    """Whole hours from the backfill's first to the last one that has ended."""
+    hours = dt_util.utcnow().timestamp() // 3600 - started.timestamp() // 3600
+    return int(hours) + days * 24
+
+
+async def assert_statistics_complete(
+    hass: HomeAssistant,
+    series: dict[str, Callable[[datetime], float]],
+    started: datetime,
+) -> int:
+    """Every hour since the backfill's first, once, sums matching the totals.
+
+    ``series`` maps each statistic id to the meter total it follows. Returns
+    how many hours each holds.
+    """
+    hours = hours_since_backfill(started)
+    for statistic_id, total_at in series.items():
+        rows = await statistic_rows(hass, statistic_id)
+        assert len(rows) == hours, statistic_id
+        assert_hourly(rows)
+        assert_consistent(rows)
+        first = dt_util.utc_from_timestamp(rows[0]["start"])
+        end = dt_util.utc_from_timestamp(rows[-1]["start"] + 3600)
+        assert rows[-1]["state"] == pytest.approx(total_at(end))
+        assert rows[-1]["sum"] == pytest.approx(total_at(end) - total_at(first))
+    return hours
+
+
 def assert_consistent(rows: list[dict[str, float]]) -> None:
     """Each hour's consumption is the change of the meter total: no step."""
     for before, after in itertools.pairwise(rows):
@@ -309,7 +351,8 @@ async def _unload_all(hass: HomeAssistant, watch: SecretWatch) -> None:
         diagnostics = await async_get_config_entry_diagnostics(hass, entry)
         text = json.dumps(diagnostics, default=str, ensure_ascii=False)
         watch.outputs.append((f"diagnostics of {entry.domain}", text))
-        await hass.config_entries.async_unload(entry.entry_id)
+        if hass.state is CoreState.running:  # a stopped one unloads nothing
+            await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def start_inexogy_flow(hass: HomeAssistant) -> str:
@@ -359,6 +402,7 @@ class Ready:
     sim: ready_sim.ReadySimulator
     url: str
     ha_url: str
+    server: TestServer  # Home Assistant's, for READY's pushes
 
     def user_input(self, **changes: Any) -> dict[str, Any]:
         """The READY form filled in for the simulator's demo tenant."""
@@ -381,22 +425,60 @@ async def ready(
     secret_watch: SecretWatch,
 ) -> AsyncIterator[Ready]:
     """Serve the READY simulator, with Home Assistant reachable for its pushes."""
+    server = await serve_webhooks(hass)
+    client = await aiohttp_client(server)  # which closes it at the end
+    ha_url = str(client.make_url("/")).rstrip("/")
+    sim = ready_sim.ReadySimulator()
+    secret_watch.sources.append(sim.secrets)
+    url = await sim.start()
+    yield Ready(sim, url, ha_url, server)
+    await _unload_all(hass, secret_watch)
+    await sim.stop()
+
+
+async def serve_webhooks(hass: HomeAssistant, port: int | None = None) -> TestServer:
+    """Serve Home Assistant on loopback, its address the external URL."""
     # Home Assistant's router freezes when its server starts: set up first.
     for component in ("webhook", "diagnostics"):
         assert await async_setup_component(hass, component, {})
     # No access log: it cannot format a frozen clock's local time. (The
     # runner takes it; a TestServer drops what its constructor is given.)
-    server = TestServer(hass.http.app)
+    server = TestServer(hass.http.app, port=port)
     await server.start_server(access_log=None)
-    client = await aiohttp_client(server)
-    ha_url = str(client.make_url("/")).rstrip("/")
-    await hass.config.async_update(external_url=ha_url)
-    sim = ready_sim.ReadySimulator()
-    secret_watch.sources.append(sim.secrets)
-    url = await sim.start()
-    yield Ready(sim, url, ha_url)
-    await _unload_all(hass, secret_watch)
-    await sim.stop()
+    await hass.config.async_update(external_url=str(server.make_url("/")).rstrip("/"))
+    return server
+
+
+@asynccontextmanager
+async def restarted(
+    async_test_recorder: RecorderInstanceContextManager,
+    entry: ConfigEntry,
+    watch: SecretWatch,
+    before_setup: Callable[[HomeAssistant], Awaitable[object]] | None = None,
+) -> AsyncIterator[HomeAssistant]:
+    """Home Assistant started again on the same database, the entry set up.
+
+    ``before_setup`` runs first; when the block ends, the entry is unloaded
+    and this Home Assistant stopped.
+    """
+    async with async_test_home_assistant() as hass:
+        hass.data.pop(DATA_CUSTOM_COMPONENTS)
+        async with async_test_recorder(hass):
+            MockConfigEntry(
+                domain=DOMAIN,
+                entry_id=entry.entry_id,
+                data=dict(entry.data),
+                options=dict(entry.options),
+                unique_id=entry.unique_id,
+                title=entry.title,
+            ).add_to_hass(hass)
+            if before_setup is not None:
+                await before_setup(hass)
+            assert await async_setup_component(hass, DOMAIN, {})
+            await hass.async_block_till_done(wait_background_tasks=True)
+            yield hass
+            await _unload_all(hass, watch)
+        await hass.async_stop(force=True)
 
 
 async def settle(hass: HomeAssistant, ready: Ready) -> None:
@@ -405,6 +487,36 @@ async def settle(hass: HomeAssistant, ready: Ready) -> None:
         await hass.async_block_till_done(wait_background_tasks=True)
         await ready.sim.settle()
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+# READY register -> the statistic it becomes, and its units in kWh or m³.
+READY_TOTALS = {
+    "Volume": "volume",
+    "HeatEnergy": "heat_energy",
+    "CoolingEnergy": "cooling_energy",
+    "Energy": "energy_import",
+    "EnergyExport": "energy_export",
+}
+READY_UNITS = {"m3": 1.0, "kWh": 1.0, "MWh": 1000.0, "GJ": 1e6 / 3600}
+
+
+def ready_statistics(ready: Ready) -> dict[str, Callable[[datetime], float]]:
+    """Statistic id -> the meter total it must follow, for every meter."""
+    found: dict[str, Callable[[datetime], float]] = {}
+    for meter in ready.sim.meters:
+        for register in meter.registers:
+            quantity = READY_TOTALS.get(register.name)
+            if quantity is None or (
+                quantity == "volume" and meter.meter_type != "Water"
+            ):
+                continue  # a heat meter's volume is no statistic
+
+            def total(at: datetime, r: ready_sim.Register = register) -> float:
+                return r.value(at.timestamp()) * READY_UNITS[r.unit]
+
+            key = meter.meter_id.replace("-", "_")
+            found[f"{DOMAIN}:kamstrup_ready_{key}_{quantity}"] = total
+    return found
 
 
 async def add_ready_entry(hass: HomeAssistant, ready: Ready) -> ConfigEntry:

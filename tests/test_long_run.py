@@ -34,12 +34,12 @@ from .conftest import (
     Ready,
     add_inexogy_entry,
     add_ready_entry,
-    assert_consistent,
-    assert_hourly,
+    assert_statistics_complete,
+    hours_since_backfill,
     poll,
+    ready_statistics,
     settle,
     state,
-    statistic_rows,
 )
 
 HOUR = 3600
@@ -179,29 +179,6 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     ]
 
 
-async def assert_statistics_complete(
-    hass: HomeAssistant,
-    series: dict[str, Callable[[datetime], float]],
-    started: datetime,
-) -> int:
-    """Every hour since the backfill's first, once, sums matching the totals.
-
-    ``series`` maps each statistic id to the meter total it follows. Returns
-    how many hours each holds.
-    """
-    hours = hours_since_backfill(started)
-    for statistic_id, total_at in series.items():
-        rows = await statistic_rows(hass, statistic_id)
-        assert len(rows) == hours, statistic_id
-        assert_hourly(rows)
-        assert_consistent(rows)
-        first = datetime.fromtimestamp(rows[0]["start"], UTC)
-        end = datetime.fromtimestamp(rows[-1]["start"] + HOUR, UTC)
-        assert rows[-1]["state"] == pytest.approx(total_at(end))
-        assert rows[-1]["sum"] == pytest.approx(total_at(end) - total_at(first))
-    return hours
-
-
 async def reauthenticate(hass: HomeAssistant, user_input: dict[str, str]) -> None:
     """Answer the one reauth flow, as a user would."""
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -211,14 +188,6 @@ async def reauthenticate(hass: HomeAssistant, user_input: dict[str, str]) -> Non
     )
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def hours_since_backfill(started: datetime, days: int = 30) -> int:
-    """Whole hours from the backfill's first to the last one that has ended."""
-    return (
-        int(datetime.now(UTC).timestamp() // HOUR - started.timestamp() // HOUR)
-        + days * 24
-    )
 
 
 # --- inexogy -----------------------------------------------------------------------
@@ -348,15 +317,6 @@ READY_TIMEOUT = 30  # seconds, the client's
 READY_POLL = 3600  # the default polling interval
 API = "/api/v1/"
 WATER_VOLUME = "sensor.water_meter_4567_water_volume"
-# Register -> (quantity, factor into kWh or m³) of the totals kept as statistics.
-READY_TOTALS = {
-    "Volume": "volume",
-    "HeatEnergy": "heat_energy",
-    "CoolingEnergy": "cooling_energy",
-    "Energy": "energy_import",
-    "EnergyExport": "energy_export",
-}
-READY_UNITS = {"m3": 1.0, "kWh": 1.0, "MWh": 1000.0, "GJ": 1e6 / 3600}
 KEY = ready_sim.DEMO_API_KEY
 
 
@@ -367,25 +327,6 @@ def request_kind(path: str) -> str:
     if path.endswith("/readings"):
         return "history"
     return path.rsplit("/", 1)[-1]
-
-
-def ready_statistics(ready: Ready) -> dict[str, Callable[[datetime], float]]:
-    """Statistic id -> the meter total it must follow, for every meter."""
-    found: dict[str, Callable[[datetime], float]] = {}
-    for meter in ready.sim.meters:
-        for register in meter.registers:
-            quantity = READY_TOTALS.get(register.name)
-            if quantity is None or (
-                quantity == "volume" and meter.meter_type != "Water"
-            ):
-                continue
-
-            def total(at: datetime, r=register) -> float:
-                return r.value(at.timestamp()) * READY_UNITS[r.unit]
-
-            key = meter.meter_id.replace("-", "_")
-            found[f"{DOMAIN}:kamstrup_ready_{key}_{quantity}"] = total
-    return found
 
 
 async def test_ready_through_days_of_faults_and_pushes(

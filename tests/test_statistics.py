@@ -4,17 +4,12 @@ from datetime import UTC, datetime, timedelta
 import json
 
 from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.loader import DATA_CUSTOM_COMPONENTS
-from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_test_home_assistant,
-)
 from pytest_homeassistant_custom_component.typing import (
     RecorderInstanceContextManager,
 )
@@ -27,11 +22,17 @@ from tests.simulator.inexogy import ELECTRICITY_METER_ID, GAS_METER_ID, Fault
 from .conftest import (
     Inexogy,
     Ready,
+    SecretWatch,
     assert_consistent,
     assert_hourly,
+    assert_statistics_complete,
     poll,
+    ready_statistics,
+    restarted,
+    serve_webhooks,
     settle,
     start_inexogy_flow,
+    state,
     statistic_rows,
 )
 
@@ -289,6 +290,7 @@ async def test_restart_in_the_middle_of_a_backfill(
     hass: HomeAssistant,
     inexogy: Inexogy,
     async_test_recorder: RecorderInstanceContextManager,
+    secret_watch: SecretWatch,
 ) -> None:
     """Hours written before a restart stay; the rest follow; none twice."""
     inexogy.sim.readings_left = 1  # the first meter's 30 days, then hang up
@@ -304,23 +306,8 @@ async def test_restart_in_the_middle_of_a_backfill(
 
     inexogy.sim.readings_left = None
     asked = inexogy.sim.request_count("/readings")
-    async with async_test_home_assistant() as restarted:
-        restarted.data.pop(DATA_CUSTOM_COMPONENTS)
-        async with async_test_recorder(restarted):
-            MockConfigEntry(
-                domain=DOMAIN,
-                entry_id=entry.entry_id,
-                data=dict(entry.data),
-                options=dict(entry.options),
-                unique_id=entry.unique_id,
-                title=entry.title,
-            ).add_to_hass(restarted)
-            assert await async_setup_component(restarted, DOMAIN, {})
-            await restarted.async_block_till_done(wait_background_tasks=True)
-            after = {
-                key: await statistic_rows(restarted, key) for key in (IMPORT_ID, GAS_ID)
-            }
-            await restarted.config_entries.async_unload(entry.entry_id)
+    async with restarted(async_test_recorder, entry, secret_watch) as again:
+        after = {key: await statistic_rows(again, key) for key in (IMPORT_ID, GAS_ID)}
     for rows in after.values():
         assert len(rows) == 30 * 24
         assert_hourly(rows)
@@ -358,3 +345,97 @@ async def test_more_history_days_fetch_the_earlier_history(
     await hass.config_entries.async_reload(inexogy_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert inexogy.sim.request_count("/readings") == asked
+
+
+WATER_VOLUME = "sensor.water_meter_4567_water_volume"
+
+
+async def _push_batch_in_the_middle_of_its_import(
+    hass: HomeAssistant, ready: Ready, freezer: FrozenDateTimeFactory
+) -> bytes:
+    """READY pushes a batch, answered 200, whose import waits for history.
+
+    Six hours pass; the batch holds the last four, so the two before it must
+    come from the history, which READY does not answer yet. Returns the
+    batch's body, as READY would deliver it again.
+    """
+    ready.sim.history_left = 0
+    freezer.tick(timedelta(hours=6))
+    history = f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings"
+    asked = ready.sim.request_count(history)
+    delivery = await ready.sim.push_readings(hours=4)
+    await ready.sim.wait_for_requests(history, asked + 1)
+    batch = [d for d in ready.sim.deliveries if d.delivery_id == delivery]
+    assert [d.status for d in batch] == [200]
+    assert len(await statistic_rows(hass, WATER_ID)) == 30 * 24  # none of it yet
+    return batch[0].body
+
+
+async def _assert_nothing_lost_or_doubled(
+    hass: HomeAssistant, ready: Ready, batch: bytes, started: datetime
+) -> None:
+    """Delivered once more, the batch changes nothing; every hour is there once."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    water = ready.sim.reading(ready_sim.WATER_METER_ID, hour)["registers"][0]
+    assert float(state(hass, WATER_VOLUME)) == pytest.approx(water["value"])
+    series = ready_statistics(ready)
+    before = {key: await statistic_rows(hass, key) for key in series}
+    webhook = next(iter(ready.sim.subscriptions.values())).webhook_uri
+    signature = {"X-Ready-Signature": ready.sim.sign(batch)}
+    async with (
+        ClientSession() as client,
+        client.post(webhook, data=batch, headers=signature) as response,
+    ):
+        assert response.status == 200
+    await settle(hass, ready)
+    assert float(state(hass, WATER_VOLUME)) == pytest.approx(water["value"])
+    assert await assert_statistics_complete(hass, series, started) == 30 * 24 + 6
+    for key, rows in before.items():
+        assert await statistic_rows(hass, key) == pytest.approx(rows), key
+
+
+@pytest.mark.parametrize(
+    ("persistent_database", "expected_lingering_timers"), [(True, True)]
+)
+async def test_restart_in_the_middle_of_a_push_batch(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    async_test_recorder: RecorderInstanceContextManager,
+    secret_watch: SecretWatch,
+) -> None:
+    """Home Assistant stops while it imports a batch it has already taken."""
+    started = datetime.now(UTC)
+    batch = await _push_batch_in_the_middle_of_its_import(hass, ready, freezer)
+    port = ready.server.port
+    await ready.server.close()  # Home Assistant stops, its server first
+    await hass.async_stop()
+
+    ready.sim.history_left = None
+    servers: list[TestServer] = []
+
+    async def serve(again: HomeAssistant) -> None:
+        servers.append(await serve_webhooks(again, port))  # the same address
+
+    async with restarted(
+        async_test_recorder, ready_entry, secret_watch, serve
+    ) as again:
+        await settle(again, ready)
+        await _assert_nothing_lost_or_doubled(again, ready, batch, started)
+    await servers[0].close()
+
+
+async def test_reload_in_the_middle_of_a_push_batch(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The entry reloads while it imports a batch it has already taken."""
+    started = datetime.now(UTC)
+    batch = await _push_batch_in_the_middle_of_its_import(hass, ready, freezer)
+    await hass.config_entries.async_reload(ready_entry.entry_id)
+    ready.sim.history_left = None
+    await settle(hass, ready)
+    await _assert_nothing_lost_or_doubled(hass, ready, batch, started)

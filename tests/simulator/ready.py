@@ -533,6 +533,7 @@ class ReadySimulator:
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: list[Delivery] = []
         self._fault = Fault.NONE
+        self._history_left: int | None = None
         self._tokens: dict[str, _Token] = {}
         self._pending: list[_Pending] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -551,6 +552,19 @@ class ReadySimulator:
     @fault.setter
     def fault(self, value: Fault) -> None:
         self._fault = Fault(value)
+        self._wake()
+
+    @property
+    def history_left(self) -> int | None:
+        """Answer this many more history requests, then hang until set to None.
+
+        An import cut off in the middle; None (the default) answers them all.
+        """
+        return self._history_left
+
+    @history_left.setter
+    def history_left(self, value: int | None) -> None:
+        self._history_left = value
         self._wake()
 
     @property
@@ -875,6 +889,12 @@ class ReadySimulator:
         )
 
     async def _history(self, request: web.Request) -> web.Response:
+        while self._history_left is not None and self._history_left <= 0:
+            if self._stopping:
+                raise _gateway(504)
+            await self._release.wait()
+        if self._history_left is not None:
+            self._history_left -= 1
         meter_id = request.match_info["meter_id"]
         try:
             meter = self.meter(meter_id)
