@@ -1,5 +1,6 @@
 """Hourly long-term statistics: backfill, keeping current, outages, corrections."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import json
 
@@ -350,15 +351,27 @@ async def test_more_history_days_fetch_the_earlier_history(
 WATER_VOLUME = "sensor.water_meter_4567_water_volume"
 
 
-async def _push_batch_in_the_middle_of_its_import(
-    hass: HomeAssistant, ready: Ready, freezer: FrozenDateTimeFactory
-) -> bytes:
+@dataclass
+class Interrupted:
+    """A batch taken but not yet imported, and when the entry was set up."""
+
+    body: bytes
+    started: datetime
+
+
+@pytest.fixture
+async def interrupted(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> Interrupted:
     """READY pushes a batch, answered 200, whose import waits for history.
 
     Six hours pass; the batch holds the last four, so the two before it must
-    come from the history, which READY does not answer yet. Returns the
-    batch's body, as READY would deliver it again.
+    come from the history, which READY does not answer yet.
     """
+    started = datetime.now(UTC)
     ready.sim.history_left = 0
     freezer.tick(timedelta(hours=6))
     history = f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings"
@@ -368,11 +381,11 @@ async def _push_batch_in_the_middle_of_its_import(
     batch = [d for d in ready.sim.deliveries if d.delivery_id == delivery]
     assert [d.status for d in batch] == [200]
     assert len(await statistic_rows(hass, WATER_ID)) == 30 * 24  # none of it yet
-    return batch[0].body
+    return Interrupted(batch[0].body, started)
 
 
 async def _assert_nothing_lost_or_doubled(
-    hass: HomeAssistant, ready: Ready, batch: bytes, started: datetime
+    hass: HomeAssistant, ready: Ready, interrupted: Interrupted
 ) -> None:
     """Delivered once more, the batch changes nothing; every hour is there once."""
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -381,6 +394,7 @@ async def _assert_nothing_lost_or_doubled(
     series = ready_statistics(ready)
     before = {key: await statistic_rows(hass, key) for key in series}
     webhook = next(iter(ready.sim.subscriptions.values())).webhook_uri
+    batch = interrupted.body
     signature = {"X-Ready-Signature": ready.sim.sign(batch)}
     async with (
         ClientSession() as client,
@@ -389,7 +403,8 @@ async def _assert_nothing_lost_or_doubled(
         assert response.status == 200
     await settle(hass, ready)
     assert float(state(hass, WATER_VOLUME)) == pytest.approx(water["value"])
-    assert await assert_statistics_complete(hass, series, started) == 30 * 24 + 6
+    hours = await assert_statistics_complete(hass, series, interrupted.started)
+    assert hours == 30 * 24 + 6
     for key, rows in before.items():
         assert await statistic_rows(hass, key) == pytest.approx(rows), key
 
@@ -400,14 +415,11 @@ async def _assert_nothing_lost_or_doubled(
 async def test_restart_in_the_middle_of_a_push_batch(
     hass: HomeAssistant,
     ready: Ready,
-    ready_entry: ConfigEntry,
-    freezer: FrozenDateTimeFactory,
+    interrupted: Interrupted,
     async_test_recorder: RecorderInstanceContextManager,
     secret_watch: SecretWatch,
 ) -> None:
     """Home Assistant stops while it imports a batch it has already taken."""
-    started = datetime.now(UTC)
-    batch = await _push_batch_in_the_middle_of_its_import(hass, ready, freezer)
     port = ready.server.port
     await ready.server.close()  # Home Assistant stops, its server first
     await hass.async_stop()
@@ -418,24 +430,19 @@ async def test_restart_in_the_middle_of_a_push_batch(
     async def serve(again: HomeAssistant) -> None:
         servers.append(await serve_webhooks(again, port))  # the same address
 
-    async with restarted(
-        async_test_recorder, ready_entry, secret_watch, serve
-    ) as again:
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    async with restarted(async_test_recorder, entry, secret_watch, serve) as again:
         await settle(again, ready)
-        await _assert_nothing_lost_or_doubled(again, ready, batch, started)
+        await _assert_nothing_lost_or_doubled(again, ready, interrupted)
     await servers[0].close()
 
 
 async def test_reload_in_the_middle_of_a_push_batch(
-    hass: HomeAssistant,
-    ready: Ready,
-    ready_entry: ConfigEntry,
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, ready: Ready, interrupted: Interrupted
 ) -> None:
     """The entry reloads while it imports a batch it has already taken."""
-    started = datetime.now(UTC)
-    batch = await _push_batch_in_the_middle_of_its_import(hass, ready, freezer)
-    await hass.config_entries.async_reload(ready_entry.entry_id)
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    await hass.config_entries.async_reload(entry.entry_id)
     ready.sim.history_left = None
     await settle(hass, ready)
-    await _assert_nothing_lost_or_doubled(hass, ready, batch, started)
+    await _assert_nothing_lost_or_doubled(hass, ready, interrupted)
