@@ -19,6 +19,7 @@ from homeassistant.const import (
     CONF_PASSWORD,
     CONF_REGION,
     CONF_SCAN_INTERVAL,
+    CONF_WEBHOOK_ID,
 )
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
@@ -47,9 +48,11 @@ from .const import (
     CONF_CONSUMER_KEY,
     CONF_CONSUMER_SECRET,
     CONF_HISTORY_DAYS,
+    CONF_HISTORY_START,
     CONF_METERS,
     CONF_PROVIDER,
     CONF_SCOPE,
+    CONF_STATUS_WEBHOOK_ID,
     CONF_TENANT_ID,
     CONF_TOKEN_URL,
     DEFAULT_HISTORY_DAYS,
@@ -85,6 +88,8 @@ class NoMetersError(Exception):
 # Never sent back to a form, never logged.
 _SECRETS = frozenset({CONF_PASSWORD, CONF_CLIENT_SECRET, CONF_API_KEY})
 _ADVANCED_FIELDS = (CONF_BASE_URL, CONF_TOKEN_URL, CONF_SCOPE)
+# Entry data the integration keeps for itself; no form asks for it.
+_KEPT = (CONF_WEBHOOK_ID, CONF_STATUS_WEBHOOK_ID, CONF_HISTORY_START)
 
 
 def _advanced(*fields: str) -> section:
@@ -143,6 +148,15 @@ def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _kept(entry: SmartMeterConfigEntry, data: Mapping[str, Any]) -> dict[str, Any]:
+    """New sign-in data, with what the integration keeps carried over.
+
+    The webhook ids above all: READY still pushes to them, and a stale
+    subscription is found (and replaced) by its address.
+    """
+    return {**data, **{key: entry.data[key] for key in _KEPT if key in entry.data}}
+
+
 def _unique_id(data: Mapping[str, Any]) -> str:
     """One entry per inexogy account, and per READY tenant and client."""
     if data[CONF_PROVIDER] == PROVIDER_READY:
@@ -153,9 +167,11 @@ def _unique_id(data: Mapping[str, Any]) -> str:
 
 
 def _title(data: Mapping[str, Any]) -> str:
+    """Tell accounts apart without the e-mail: Home Assistant logs the title."""
     if data[CONF_PROVIDER] == PROVIDER_READY:
         return f"Kamstrup READY {data[CONF_TENANT_ID][:8]}"
-    return str(data[CONF_EMAIL])
+    local, _, domain = str(data[CONF_EMAIL]).lower().partition("@")
+    return f"inexogy {local[:1]}…@{domain}"
 
 
 class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -231,7 +247,9 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
             if data is not None:
                 await self.async_set_unique_id(_unique_id(data))
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(entry, data=data)
+                return self.async_update_reload_and_abort(
+                    entry, data=_kept(entry, data)
+                )
         schema = (
             READY_REAUTH_SCHEMA
             if provider == PROVIDER_READY
@@ -256,7 +274,9 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
             if data is not None:
                 await self.async_set_unique_id(_unique_id(data))
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(entry, data=data)
+                return self.async_update_reload_and_abort(
+                    entry, data=_kept(entry, data)
+                )
         schema = READY_SCHEMA if provider == PROVIDER_READY else INEXOGY_SCHEMA
         return self.async_show_form(
             step_id="reconfigure",

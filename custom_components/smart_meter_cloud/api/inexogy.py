@@ -31,9 +31,15 @@ from .errors import (
 from .models import Medium, Meter, Quantity, Reading
 
 _LOGGER = logging.getLogger(__name__)
-# oauthlib logs every signed URL, tokens included, at debug level.
-if logging.getLogger("oauthlib").level == logging.NOTSET:
-    logging.getLogger("oauthlib").setLevel(logging.INFO)
+
+
+def _above_debug(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.DEBUG
+
+
+# oauthlib's debug lines show what a request is signed with, consumer key and
+# tokens included: never let them out, whatever level its logger is set to.
+logging.getLogger("oauthlib.oauth1.rfc5849").addFilter(_above_debug)
 
 DEFAULT_BASE_URL: Final = "https://api.inexogy.com/public/v1"
 APP_NAME: Final = "Home Assistant Smart Meter Cloud"

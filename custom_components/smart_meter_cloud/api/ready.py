@@ -117,9 +117,15 @@ def verification_hash(api_key: str, token: str) -> str:
 
 
 def signature_valid(api_key: str, body: bytes, signature: str | None) -> bool:
-    """Tell whether a push was signed with our API key."""
-    return signature is not None and hmac.compare_digest(
-        _hmac(api_key, body), signature.strip()
+    """Tell whether a push was signed with our API key.
+
+    A signature is Base64: anything not ASCII is none of ours (and could not
+    be compared as text).
+    """
+    return (
+        signature is not None
+        and signature.isascii()
+        and hmac.compare_digest(_hmac(api_key, body), signature.strip())
     )
 
 
@@ -522,6 +528,8 @@ class ReadyClient:
     async def _send(
         self, method: str, url: str, **kwargs: Any
     ) -> tuple[int, str, Mapping[str, str]]:
+        if self._session.closed:  # Home Assistant has stopped; aiohttp would raise
+            raise CannotConnectError("the session is closed")
         try:
             async with self._session.request(
                 method, url, timeout=self._timeout, **kwargs
