@@ -31,7 +31,7 @@ from custom_components.smart_meter_cloud.statistics import Anchor, hourly_rows
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, GAS_METER_ID, Fault
 
-from .conftest import Inexogy, Ready, settle, start_inexogy_flow
+from .conftest import Inexogy, Ready, add_inexogy_entry, settle, start_inexogy_flow
 
 H = timedelta(hours=1)
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
@@ -391,3 +391,17 @@ async def test_more_history_days_fetch_the_earlier_history(
     await hass.config_entries.async_reload(inexogy_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert inexogy.sim.request_count("/readings") == asked
+
+
+async def test_first_reading_without_totals_writes_nothing(
+    hass: HomeAssistant, inexogy: Inexogy
+) -> None:
+    """An all-zero glitch before any good total leaves no register to import."""
+    inexogy.sim.meter_faults = {ELECTRICITY_METER_ID: Fault.ALL_ZERO_TOTALS}
+    entry = await add_inexogy_entry(hass, inexogy.url)
+    assert await _stats(hass, IMPORT_ID) == []
+    # The import ran to its end: a failure would stay in the finished task.
+    task = entry.runtime_data.statistics._task
+    assert task is not None
+    assert task.done()
+    assert task.exception() is None
