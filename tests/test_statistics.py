@@ -26,6 +26,7 @@ from .conftest import (
     Inexogy,
     Ready,
     SecretWatch,
+    add_inexogy_entry,
     assert_consistent,
     assert_hourly,
     assert_statistics_complete,
@@ -456,3 +457,17 @@ async def test_reload_in_the_middle_of_a_push_batch(
     ready.sim.history_left = None
     await settle(hass, ready)
     await _assert_nothing_lost_or_doubled(hass, ready, interrupted)
+
+
+async def test_first_reading_without_totals_writes_nothing(
+    hass: HomeAssistant, inexogy: Inexogy
+) -> None:
+    """An all-zero glitch before any good total leaves no register to import."""
+    inexogy.sim.meter_faults = {ELECTRICITY_METER_ID: Fault.ALL_ZERO_TOTALS}
+    entry = await add_inexogy_entry(hass, inexogy.url)
+    assert await statistic_rows(hass, IMPORT_ID) == []
+    # The import ran to its end: a failure would stay in the finished task.
+    task = entry.runtime_data.statistics._task
+    assert task is not None
+    assert task.done()
+    assert task.exception() is None

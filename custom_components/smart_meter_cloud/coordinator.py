@@ -87,13 +87,15 @@ def keep_totals_monotonic(previous: Reading | None, new: Reading) -> Reading:
     totals = {q: v for q, v in new.values.items() if q in TOTAL_QUANTITIES}
     glitch = bool(totals) and not any(totals.values())
     before = previous.values if previous else {}
+    wrong = [q for q, v in totals.items() if glitch or v < before.get(q, v)]
+    if not wrong:
+        return new
     values = dict(new.values)
-    for quantity, value in totals.items():
-        if glitch or value < before.get(quantity, value):
-            if quantity in before:
-                values[quantity] = before[quantity]
-            else:
-                del values[quantity]
+    for quantity in wrong:
+        if quantity in before:
+            values[quantity] = before[quantity]
+        else:
+            del values[quantity]
     return replace(new, values=values)
 
 

@@ -237,7 +237,7 @@ class MeterStatistics:
         most polls then cost a few lookups instead of a full update.
         """
         times = []
-        for quantity in latest.values:
+        for quantity in latest.values.keys() & STATISTIC_QUANTITIES:
             if _counts(meter, quantity):
                 key = statistic_id(self.coordinator.provider, meter.id, quantity)
                 if (anchor := self._anchors.get(key)) is None:

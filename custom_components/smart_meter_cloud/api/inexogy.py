@@ -390,7 +390,9 @@ class InexogyClient:
         if isinstance(signer, DataSigner):
             headers["Authorization"] = signer.authorization(method, url, params)
         if params:
-            url += "?" + urlencode(params)
+            url += "?" + "&".join(
+                f"{_escape(k)}={_escape(v)}" for k, v in params.items()
+            )
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         if isinstance(signer, oauth1.Client):
