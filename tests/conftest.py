@@ -1,30 +1,169 @@
 """Fixtures: Home Assistant with this integration, and the simulated clouds."""
 
-from collections.abc import AsyncIterator, Generator
-from dataclasses import dataclass
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+import itertools
+import json
 import logging
+import re
 from typing import Any
+from urllib.parse import quote, quote_plus
 
+from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.loader import DATA_CUSTOM_COMPONENTS
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_test_home_assistant,
+)
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from pytest_homeassistant_custom_component.typing import (
+    ClientSessionGenerator,
+    RecorderInstanceContextManager,
+)
 from syrupy.assertion import SnapshotAssertion
 
 # Imported before the `hass` fixture so that the test plugin's own
 # `custom_components` package does not shadow ours.
 import custom_components.smart_meter_cloud  # noqa: F401
 from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD, InexogySimulator
+
+# Loggers whose every line, debug included, is searched for secrets.
+WATCHED_LOGGERS = ("custom_components.smart_meter_cloud", "oauthlib", "aiohttp")
+# Entry data that is a credential or personal.
+SECRET_ENTRY_KEYS = frozenset(
+    {
+        "email",
+        "consumer_key",
+        "consumer_secret",
+        "access_token",
+        "access_token_secret",
+        "client_secret",
+        "api_key",
+    }
+)
+
+
+@dataclass
+class SecretWatch:
+    """What must never reach a log line or diagnostics, and where to look."""
+
+    sources: list[Callable[[], Iterable[str]]] = field(default_factory=list)
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+
+    def secrets(self) -> set[str]:
+        """Return the demo data's secrets and every one handed out meanwhile."""
+        found = set(_demo_secrets())
+        for source in self.sources:
+            found.update(source())
+        return {secret for secret in found if secret}
+
+    def add_entry(self, entry: ConfigEntry) -> None:
+        """Watch for the entry's stored credentials too."""
+        data = dict(entry.data)
+        self.sources.append(
+            lambda: [str(v) for k, v in data.items() if k in SECRET_ENTRY_KEYS]
+        )
+
+
+@cache
+def _demo_secrets() -> frozenset[str]:
+    return frozenset(
+        InexogySimulator().secrets() | ready_sim.ReadySimulator().secrets()
+    )
+
+
+def _patterns(secret: str) -> list[re.Pattern[str]]:
+    """The secret as written, URL-encoded and JSON-escaped.
+
+    A number only counts on its own, not as part of a longer one.
+    """
+    spellings = {secret, quote(secret, safe=""), quote_plus(secret)}
+    spellings.add(json.dumps(secret)[1:-1])
+    edge = r"(?<![0-9])", r"(?![0-9])"
+    return [
+        re.compile(f"{edge[0]}{re.escape(s)}{edge[1]}" if s.isdigit() else re.escape(s))
+        for s in spellings
+    ]
+
+
+def _record_text(record: logging.LogRecord) -> str:
+    """Everything a log line shows: message, traceback and stack."""
+    try:
+        parts = [record.getMessage()]
+    except TypeError, ValueError:
+        parts = [str(record.msg), repr(record.args)]
+    if record.exc_info:
+        parts.append(logging.Formatter().formatException(record.exc_info))
+    parts += [record.exc_text or "", record.stack_info or ""]
+    return "\n".join(parts)
+
+
+def find_leaks(
+    secrets: Iterable[str], texts: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Return (where, secret shortened) for every secret found in the texts."""
+    patterns = {secret: _patterns(secret) for secret in secrets}
+    return [
+        (where, f"{secret[:3]}…({len(secret)} characters)")
+        for where, text in texts
+        for secret, spelled in patterns.items()
+        if any(pattern.search(text) for pattern in spelled)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def secret_watch(caplog: pytest.LogCaptureFixture) -> Iterator[SecretWatch]:
+    """Fail a test in which a secret reached a log line or diagnostics.
+
+    Our loggers, oauthlib's and aiohttp's run at debug level meanwhile, and
+    their debug lines are searched as well as every other logger's info and
+    above. Home Assistant's own debug lines are not: they dump registries and
+    events whole, the device registry's serial numbers included.
+    """
+    for name in WATCHED_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    watch = SecretWatch()
+    yield watch
+    records = [
+        record
+        for when in ("setup", "call", "teardown")
+        for record in caplog.get_records(when)
+        if record.levelno > logging.DEBUG or record.name.startswith(WATCHED_LOGGERS)
+    ]
+    texts = [(f"{r.name} {r.levelname} log", _record_text(r)) for r in records]
+    if leaks := find_leaks(watch.secrets(), [*texts, *watch.outputs]):
+        pytest.fail(f"secrets leaked: {sorted(set(leaks))}")
 
 
 @pytest.fixture
@@ -65,6 +204,100 @@ logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 FROZEN_AT = "2026-11-23T12:00:10+00:00"
 
 
+async def poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    seconds: float = 30,
+    *,
+    wait: bool = True,
+) -> None:
+    """Let the clock run to the next poll and (unless it hangs) wait for it."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=wait)
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    """Return an entity's state, which must exist."""
+    current = hass.states.get(entity_id)
+    assert current is not None, entity_id
+    return current.state
+
+
+def our_records(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
+    """Our log lines of info and above that contain a text."""
+    return [
+        r
+        for r in caplog.records
+        if r.name.startswith("custom_components.smart_meter_cloud")
+        and r.levelno >= logging.INFO
+        and text in r.getMessage()
+    ]
+
+
+async def statistic_rows(
+    hass: HomeAssistant, statistic_id: str
+) -> list[dict[str, float]]:
+    """Every hourly row of a statistic, once the recorder wrote what it has."""
+    await async_wait_recording_done(hass)
+    found = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        dt_util.utcnow() - timedelta(days=400),
+        None,
+        {statistic_id},
+        "hour",
+        None,
+        {"state", "sum"},
+    )
+    return found.get(statistic_id, [])  # type: ignore[return-value]
+
+
+def assert_hourly(rows: list[dict[str, float]]) -> None:
+    """One row per hour, no gap, no duplicate, never negative."""
+    starts = [row["start"] for row in rows]
+    assert starts == [starts[0] + i * 3600 for i in range(len(starts))]
+    sums = [row["sum"] for row in rows]
+    assert sums == sorted(sums)
+
+
+def hours_since_backfill(started: datetime, days: int = 30) -> int:
+    """Whole hours from the backfill's first to the last one that has ended."""
+    hours = dt_util.utcnow().timestamp() // 3600 - started.timestamp() // 3600
+    return int(hours) + days * 24
+
+
+async def assert_statistics_complete(
+    hass: HomeAssistant,
+    series: dict[str, Callable[[datetime], float]],
+    started: datetime,
+) -> int:
+    """Every hour since the backfill's first, once, sums matching the totals.
+
+    ``series`` maps each statistic id to the meter total it follows. Returns
+    how many hours each holds.
+    """
+    hours = hours_since_backfill(started)
+    for statistic_id, total_at in series.items():
+        rows = await statistic_rows(hass, statistic_id)
+        assert len(rows) == hours, statistic_id
+        assert_hourly(rows)
+        assert_consistent(rows)
+        first = dt_util.utc_from_timestamp(rows[0]["start"])
+        end = dt_util.utc_from_timestamp(rows[-1]["start"] + 3600)
+        assert rows[-1]["state"] == pytest.approx(total_at(end))
+        assert rows[-1]["sum"] == pytest.approx(total_at(end) - total_at(first))
+    return hours
+
+
+def assert_consistent(rows: list[dict[str, float]]) -> None:
+    """Each hour's consumption is the change of the meter total: no step."""
+    for before, after in itertools.pairwise(rows):
+        assert after["sum"] - before["sum"] == pytest.approx(
+            after["state"] - before["state"], abs=1e-6
+        )
+
+
 @dataclass
 class Inexogy:
     """A running inexogy simulator and its address."""
@@ -86,12 +319,14 @@ async def inexogy(
     hass: HomeAssistant,
     socket_enabled: None,
     frozen: FrozenDateTimeFactory,
+    secret_watch: SecretWatch,
 ) -> AsyncIterator[Inexogy]:
     """Serve the inexogy simulator on loopback, on a clock the test moves."""
     sim = InexogySimulator()
+    secret_watch.sources.append(sim.secrets)
     url = await sim.start()
     yield Inexogy(sim, url)
-    await _unload_all(hass)
+    await _unload_all(hass, secret_watch)
     await sim.stop()
 
 
@@ -105,10 +340,19 @@ def frozen(
     return freezer
 
 
-async def _unload_all(hass: HomeAssistant) -> None:
-    """Unload before the simulators and the recorder go away."""
+async def _unload_all(hass: HomeAssistant, watch: SecretWatch) -> None:
+    """Unload before the simulators and the recorder go away.
+
+    What each entry's diagnostics show at the end is searched for secrets.
+    """
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        watch.add_entry(entry)
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        await hass.config_entries.async_unload(entry.entry_id)
+        diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+        text = json.dumps(diagnostics, default=str, ensure_ascii=False)
+        watch.outputs.append((f"diagnostics of {entry.domain}", text))
+        if hass.state is CoreState.running:  # a stopped one unloads nothing
+            await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def start_inexogy_flow(hass: HomeAssistant) -> str:
@@ -158,6 +402,7 @@ class Ready:
     sim: ready_sim.ReadySimulator
     url: str
     ha_url: str
+    server: TestServer  # Home Assistant's, for READY's pushes
 
     def user_input(self, **changes: Any) -> dict[str, Any]:
         """The READY form filled in for the simulator's demo tenant."""
@@ -177,20 +422,63 @@ async def ready(
     aiohttp_client: ClientSessionGenerator,
     socket_enabled: None,
     frozen: FrozenDateTimeFactory,
+    secret_watch: SecretWatch,
 ) -> AsyncIterator[Ready]:
     """Serve the READY simulator, with Home Assistant reachable for its pushes."""
+    server = await serve_webhooks(hass)
+    client = await aiohttp_client(server)  # which closes it at the end
+    ha_url = str(client.make_url("/")).rstrip("/")
+    sim = ready_sim.ReadySimulator()
+    secret_watch.sources.append(sim.secrets)
+    url = await sim.start()
+    yield Ready(sim, url, ha_url, server)
+    await _unload_all(hass, secret_watch)
+    await sim.stop()
+
+
+async def serve_webhooks(hass: HomeAssistant, port: int | None = None) -> TestServer:
+    """Serve Home Assistant on loopback, its address the external URL."""
     # Home Assistant's router freezes when its server starts: set up first.
     for component in ("webhook", "diagnostics"):
         assert await async_setup_component(hass, component, {})
-    # No access log: it cannot format a frozen clock's local time.
-    client = await aiohttp_client(hass.http.app, server_kwargs={"access_log": None})
-    ha_url = str(client.make_url("/")).rstrip("/")
-    await hass.config.async_update(external_url=ha_url)
-    sim = ready_sim.ReadySimulator()
-    url = await sim.start()
-    yield Ready(sim, url, ha_url)
-    await _unload_all(hass)
-    await sim.stop()
+    # No access log: it cannot format a frozen clock's local time. (The
+    # runner takes it; a TestServer drops what its constructor is given.)
+    server = TestServer(hass.http.app, port=port)
+    await server.start_server(access_log=None)
+    await hass.config.async_update(external_url=str(server.make_url("/")).rstrip("/"))
+    return server
+
+
+@asynccontextmanager
+async def restarted(
+    async_test_recorder: RecorderInstanceContextManager,
+    entry: ConfigEntry,
+    watch: SecretWatch,
+    before_setup: Callable[[HomeAssistant], Awaitable[object]] | None = None,
+) -> AsyncIterator[HomeAssistant]:
+    """Home Assistant started again on the same database, the entry set up.
+
+    ``before_setup`` runs first; when the block ends, the entry is unloaded
+    and this Home Assistant stopped.
+    """
+    async with async_test_home_assistant() as hass:
+        hass.data.pop(DATA_CUSTOM_COMPONENTS)
+        async with async_test_recorder(hass):
+            MockConfigEntry(
+                domain=DOMAIN,
+                entry_id=entry.entry_id,
+                data=dict(entry.data),
+                options=dict(entry.options),
+                unique_id=entry.unique_id,
+                title=entry.title,
+            ).add_to_hass(hass)
+            if before_setup is not None:
+                await before_setup(hass)
+            assert await async_setup_component(hass, DOMAIN, {})
+            await hass.async_block_till_done(wait_background_tasks=True)
+            yield hass
+            await _unload_all(hass, watch)
+        await hass.async_stop(force=True)
 
 
 async def settle(hass: HomeAssistant, ready: Ready) -> None:
@@ -199,6 +487,36 @@ async def settle(hass: HomeAssistant, ready: Ready) -> None:
         await hass.async_block_till_done(wait_background_tasks=True)
         await ready.sim.settle()
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+# READY register -> the statistic it becomes, and its units in kWh or m³.
+READY_TOTALS = {
+    "Volume": "volume",
+    "HeatEnergy": "heat_energy",
+    "CoolingEnergy": "cooling_energy",
+    "Energy": "energy_import",
+    "EnergyExport": "energy_export",
+}
+READY_UNITS = {"m3": 1.0, "kWh": 1.0, "MWh": 1000.0, "GJ": 1e6 / 3600}
+
+
+def ready_statistics(ready: Ready) -> dict[str, Callable[[datetime], float]]:
+    """Statistic id -> the meter total it must follow, for every meter."""
+    found: dict[str, Callable[[datetime], float]] = {}
+    for meter in ready.sim.meters:
+        for register in meter.registers:
+            quantity = READY_TOTALS.get(register.name)
+            if quantity is None or (
+                quantity == "volume" and meter.meter_type != "Water"
+            ):
+                continue  # a heat meter's volume is no statistic
+
+            def total(at: datetime, r: ready_sim.Register = register) -> float:
+                return r.value(at.timestamp()) * READY_UNITS[r.unit]
+
+            key = meter.meter_id.replace("-", "_")
+            found[f"{DOMAIN}:kamstrup_ready_{key}_{quantity}"] = total
+    return found
 
 
 async def add_ready_entry(hass: HomeAssistant, ready: Ready) -> ConfigEntry:

@@ -1,6 +1,5 @@
 """Polling through the cloud's faults: unavailable with a reason, then back."""
 
-from datetime import timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
@@ -9,7 +8,6 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator.inexogy import (
@@ -19,40 +17,11 @@ from tests.simulator.inexogy import (
     Fault,
 )
 
-from .conftest import Inexogy, add_inexogy_entry
+from .conftest import Inexogy, add_inexogy_entry, our_records, poll, state
 
 POWER = "sensor.electricity_meter_3456_power"
 IMPORT = "sensor.electricity_meter_3456_energy_import"
 GAS = "sensor.gas_meter_5678_gas_volume"
-
-
-async def poll(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    seconds: float = 30,
-    *,
-    wait: bool = True,
-) -> None:
-    """Let the clock run to the next poll and (unless it hangs) wait for it."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=wait)
-
-
-def state(hass: HomeAssistant, entity_id: str) -> str:
-    current = hass.states.get(entity_id)
-    assert current is not None, entity_id
-    return current.state
-
-
-def our_records(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
-    return [
-        r
-        for r in caplog.records
-        if r.name.startswith("custom_components.smart_meter_cloud")
-        and r.levelno >= logging.INFO
-        and text in r.getMessage()
-    ]
 
 
 def polled_meters(inexogy: Inexogy) -> set[str]:

@@ -3,10 +3,14 @@
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 import logging
+from urllib.parse import urlencode
 
 import aiohttp
+from oauthlib import oauth1
+from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 import pytest
 
+from custom_components.smart_meter_cloud.api import inexogy as inexogy_api
 from custom_components.smart_meter_cloud.api.errors import (
     AuthError,
     BadRequestError,
@@ -15,7 +19,9 @@ from custom_components.smart_meter_cloud.api.errors import (
     RateLimitedError,
 )
 from custom_components.smart_meter_cloud.api.inexogy import (
+    DataSigner,
     InexogyClient,
+    InexogyCredentials,
     parse_meter,
     parse_reading,
 )
@@ -26,6 +32,7 @@ from tests.simulator.inexogy import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
     ELECTRICITY_METER_ID,
+    INACTIVE_METER_ID,
     Fault,
 )
 
@@ -183,3 +190,87 @@ def test_totals_never_go_backwards() -> None:
 )
 def test_retry_after_header(header: str | None, seconds: float) -> None:
     assert RateLimitedError.from_header(header).retry_after == seconds
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (aiohttp.encode_basic_auth(DEMO_EMAIL.upper(), DEMO_PASSWORD), 200),
+        (aiohttp.encode_basic_auth(DEMO_EMAIL, "wrong"), 401),
+        ("Basic not-base64!", 401),
+        (None, 401),
+    ],
+    ids=["right", "wrong-password", "malformed", "none"],
+)
+async def test_simulator_takes_basic_auth_as_the_api_does(
+    inexogy: Inexogy, authorization: str | None, status: int
+) -> None:
+    """Other clients (Home Assistant's discovergy) send e-mail and password."""
+    headers = {"Authorization": authorization} if authorization else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{inexogy.url}/last_reading",
+            params={"meterId": ELECTRICITY_METER_ID},
+            headers=headers,
+        ) as response,
+    ):
+        assert response.status == status
+        if status == 200:
+            assert "energy" in (await response.json())["values"]
+        else:
+            assert response.content_type == "text/plain"
+
+
+async def test_simulator_inactive_meter_reading(inexogy: Inexogy) -> None:
+    """Refused by default; an empty reading when the simulator is told so."""
+    headers = {"Authorization": aiohttp.encode_basic_auth(DEMO_EMAIL, DEMO_PASSWORD)}
+    params = {"meterId": INACTIVE_METER_ID}
+    url = f"{inexogy.url}/last_reading"
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.get(url, params=params) as r:
+            assert r.status == 400
+        inexogy.sim.inactive_reads_empty = True
+        async with session.get(url, params=params) as r:
+            assert r.status == 200
+            assert (await r.json())["values"] == {}
+
+
+async def test_signature_holds_for_values_that_need_escaping(
+    client: InexogyClient,
+) -> None:
+    """The cloud checks the signature first: a wrong one would be a 401."""
+    with pytest.raises(BadRequestError, match="Invalid meterId"):
+        await client.last_reading("a b/ü~&=%")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"meterId": ELECTRICITY_METER_ID},
+        {"meterId": "a b/ü~&=%+", "from": "1", "fields": "energy,power"},
+        None,
+    ],
+)
+def test_data_signature_is_oauthlibs(
+    monkeypatch: pytest.MonkeyPatch, params: dict[str, str] | None
+) -> None:
+    """The same header as oauthlib's Client.sign, for the same nonce and time."""
+    credentials = InexogyCredentials("ck~1", "cs&2", "at 3", "as=4")
+    monkeypatch.setattr(inexogy_api, "generate_nonce", lambda: "4711")
+    monkeypatch.setattr(inexogy_api, "generate_timestamp", lambda: "1763900000")
+    url = "HTTP://Example.COM:80/public/v1/last_reading"
+    ours = DataSigner(credentials).authorization("get", url, params)
+    _, headers, _ = oauth1.Client(
+        "ck~1",
+        "cs&2",
+        resource_owner_key="at 3",
+        resource_owner_secret="as=4",
+        nonce="4711",
+        timestamp="1763900000",
+    ).sign(f"{url}?{urlencode(params)}" if params else url, "GET")
+    assert _oauth_params(ours) == _oauth_params(headers["Authorization"])
+
+
+def _oauth_params(header: str) -> dict[str, str]:
+    return dict(parse_authorization_header(header))

@@ -23,7 +23,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator import ready as sim
 
-from .conftest import Ready, add_ready_entry, settle
+from .conftest import Ready, add_ready_entry, settle, state
 
 WATER_VOLUME = "sensor.water_meter_4567_water_volume"
 HEAT_ENERGY = "sensor.heat_meter_4501_heat_energy"
@@ -32,12 +32,6 @@ LEAK = "binary_sensor.water_meter_4567_leak"
 # half an hour old, and the next poll is half an hour away.
 HALF_PAST = "2026-11-23T12:30:00+00:00"
 NEXT_HOUR = datetime(2026, 11, 23, 13, tzinfo=UTC)
-
-
-def state(hass: HomeAssistant, entity_id: str) -> str:
-    current = hass.states.get(entity_id)
-    assert current is not None, entity_id
-    return current.state
 
 
 async def start_ready_flow(hass: HomeAssistant) -> str:

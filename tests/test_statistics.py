@@ -1,28 +1,18 @@
 """Hourly long-term statistics: backfill, keeping current, outages, corrections."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-import itertools
 import json
 
 from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.statistics import list_statistic_ids
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.recorder import get_instance
-from homeassistant.loader import DATA_CUSTOM_COMPONENTS
-from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-    async_test_home_assistant,
-)
-from pytest_homeassistant_custom_component.components.recorder.common import (
-    async_wait_recording_done,
-    statistics_during_period,
-)
 from pytest_homeassistant_custom_component.typing import (
     RecorderInstanceContextManager,
 )
@@ -32,7 +22,23 @@ from custom_components.smart_meter_cloud.statistics import Anchor, hourly_rows
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, GAS_METER_ID, Fault
 
-from .conftest import Inexogy, Ready, settle, start_inexogy_flow
+from .conftest import (
+    Inexogy,
+    Ready,
+    SecretWatch,
+    add_inexogy_entry,
+    assert_consistent,
+    assert_hourly,
+    assert_statistics_complete,
+    poll,
+    ready_statistics,
+    restarted,
+    serve_webhooks,
+    settle,
+    start_inexogy_flow,
+    state,
+    statistic_rows,
+)
 
 H = timedelta(hours=1)
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
@@ -105,40 +111,17 @@ def test_times_between_hours_are_not_totals_of_an_hour() -> None:
 # --- through Home Assistant --------------------------------------------------------
 
 
-async def _stats(hass: HomeAssistant, statistic_id: str) -> list[dict[str, float]]:
-    await async_wait_recording_done(hass)
-    found = await get_instance(hass).async_add_executor_job(
-        statistics_during_period,
-        hass,
-        T0 - timedelta(days=400),
-        None,
-        {statistic_id},
-        "hour",
-        None,
-        {"state", "sum"},
-    )
-    return found.get(statistic_id, [])
-
-
 def _total(inexogy: Inexogy, meter_id: str, at: datetime, field: str) -> float:
     raw = inexogy.sim.meter(meter_id).values_at(int(at.timestamp() * 1000), False)
     return raw[field] / (1e10 if field == "energy" else 1e3)
 
 
-def _assert_hourly(rows: list[dict[str, float]]) -> None:
-    """One row per hour, no gap, no duplicate, never negative."""
-    starts = [row["start"] for row in rows]
-    assert starts == [starts[0] + i * 3600 for i in range(len(starts))]
-    sums = [row["sum"] for row in rows]
-    assert sums == sorted(sums)
-
-
 async def test_backfill_30_days_at_setup(
     hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
 ) -> None:
-    rows = await _stats(hass, IMPORT_ID)
+    rows = await statistic_rows(hass, IMPORT_ID)
     assert len(rows) == 30 * 24
-    _assert_hourly(rows)
+    assert_hourly(rows)
     now_hour = datetime(2026, 11, 23, 12, tzinfo=UTC)
     first = now_hour - timedelta(days=30)
     assert datetime.fromtimestamp(rows[0]["start"], UTC) == first
@@ -150,7 +133,7 @@ async def test_backfill_30_days_at_setup(
     assert rows[-1]["state"] == pytest.approx(
         _total(inexogy, ELECTRICITY_METER_ID, now_hour, "energy")
     )
-    assert len(await _stats(hass, GAS_ID)) == 30 * 24
+    assert len(await statistic_rows(hass, GAS_ID)) == 30 * 24
     # Named as the sensors are, to be found in the energy settings.
     found = await get_instance(hass).async_add_executor_job(
         list_statistic_ids, hass, {IMPORT_ID, GAS_ID}
@@ -160,15 +143,9 @@ async def test_backfill_30_days_at_setup(
         "Gas meter 5678 Gas volume",
     ]
     # Tariff registers are not statistics of their own.
-    assert await _stats(hass, IMPORT_ID.replace("import", "import_tariff_1")) == []
-
-
-async def _poll(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
-) -> None:
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (
+        await statistic_rows(hass, IMPORT_ID.replace("import", "import_tariff_1")) == []
+    )
 
 
 async def test_keeps_current_and_recovers_an_outage_without_gap(
@@ -177,19 +154,19 @@ async def test_keeps_current_and_recovers_an_outage_without_gap(
     inexogy_entry: ConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    await _poll(hass, freezer, 3600)
-    assert len(await _stats(hass, IMPORT_ID)) == 30 * 24 + 1
+    await poll(hass, freezer, 3600)
+    assert len(await statistic_rows(hass, IMPORT_ID)) == 30 * 24 + 1
 
     inexogy.sim.fault = Fault.SERVER_ERROR
     for _ in range(5):
-        await _poll(hass, freezer, 3600)
-    assert len(await _stats(hass, IMPORT_ID)) == 30 * 24 + 1
+        await poll(hass, freezer, 3600)
+    assert len(await statistic_rows(hass, IMPORT_ID)) == 30 * 24 + 1
 
     inexogy.sim.fault = Fault.NONE
-    await _poll(hass, freezer, 3600)
-    rows = await _stats(hass, IMPORT_ID)
+    await poll(hass, freezer, 3600)
+    rows = await statistic_rows(hass, IMPORT_ID)
     assert len(rows) == 30 * 24 + 7
-    _assert_hourly(rows)
+    assert_hourly(rows)
     end = datetime.fromtimestamp(rows[-1]["start"], UTC) + H
     first = datetime.fromtimestamp(rows[0]["start"], UTC)
     assert rows[-1]["sum"] == pytest.approx(
@@ -205,7 +182,7 @@ async def test_reload_does_not_import_again(
     await hass.config_entries.async_reload(inexogy_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert inexogy.sim.request_count("/readings") == asked
-    assert len(await _stats(hass, IMPORT_ID)) == 30 * 24
+    assert len(await statistic_rows(hass, IMPORT_ID)) == 30 * 24
 
 
 async def test_removing_the_entry_keeps_the_statistics(
@@ -213,13 +190,13 @@ async def test_removing_the_entry_keeps_the_statistics(
 ) -> None:
     await hass.config_entries.async_remove(inexogy_entry.entry_id)
     await hass.async_block_till_done()
-    assert len(await _stats(hass, IMPORT_ID)) == 30 * 24
+    assert len(await statistic_rows(hass, IMPORT_ID)) == 30 * 24
 
 
 async def test_import_history_action(
     hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
 ) -> None:
-    before = await _stats(hass, IMPORT_ID)
+    before = await statistic_rows(hass, IMPORT_ID)
     end = datetime(2026, 11, 22, tzinfo=UTC)
     await hass.services.async_call(
         DOMAIN,
@@ -231,7 +208,7 @@ async def test_import_history_action(
         },
         blocking=True,
     )
-    after = await _stats(hass, IMPORT_ID)
+    after = await statistic_rows(hass, IMPORT_ID)
     assert [r["start"] for r in after] == [r["start"] for r in before]
     for old, new in zip(before, after, strict=True):
         assert new["sum"] == pytest.approx(old["sum"])
@@ -271,7 +248,7 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     ready_entry: ConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    rows = await _stats(hass, WATER_ID)
+    rows = await statistic_rows(hass, WATER_ID)
     assert len(rows) == 30 * 24
     asked = ready.sim.request_count(
         f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings"
@@ -279,7 +256,7 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     freezer.tick(timedelta(minutes=40))
     await ready.sim.push_readings()
     await settle(hass, ready)
-    rows = await _stats(hass, WATER_ID)
+    rows = await statistic_rows(hass, WATER_ID)
     assert len(rows) == 30 * 24 + 1
     assert (
         ready.sim.request_count(f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings")
@@ -309,9 +286,9 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     ):
         assert response.status == 200
     await settle(hass, ready)
-    corrected = await _stats(hass, WATER_ID)
+    corrected = await statistic_rows(hass, WATER_ID)
     assert len(corrected) == len(rows)
-    _assert_hourly(corrected)
+    assert_hourly(corrected)
     assert corrected[-2]["sum"] == pytest.approx(rows[-2]["sum"] - 0.005)
     assert corrected[-1]["sum"] == pytest.approx(rows[-1]["sum"])
     assert corrected[-3]["sum"] == pytest.approx(rows[-3]["sum"])
@@ -325,6 +302,7 @@ async def test_restart_in_the_middle_of_a_backfill(
     hass: HomeAssistant,
     inexogy: Inexogy,
     async_test_recorder: RecorderInstanceContextManager,
+    secret_watch: SecretWatch,
 ) -> None:
     """Hours written before a restart stay; the rest follow; none twice."""
     inexogy.sim.readings_left = 1  # the first meter's 30 days, then hang up
@@ -333,49 +311,28 @@ async def test_restart_in_the_middle_of_a_backfill(
     )
     entry = result["result"]
     await inexogy.sim.wait_for_requests("/readings", 2)
-    first = await _stats(hass, IMPORT_ID)
+    first = await statistic_rows(hass, IMPORT_ID)
     assert len(first) == 30 * 24
-    assert await _stats(hass, GAS_ID) == []
+    assert await statistic_rows(hass, GAS_ID) == []
     await hass.async_stop()
 
     inexogy.sim.readings_left = None
     asked = inexogy.sim.request_count("/readings")
-    async with async_test_home_assistant() as restarted:
-        restarted.data.pop(DATA_CUSTOM_COMPONENTS)
-        async with async_test_recorder(restarted):
-            MockConfigEntry(
-                domain=DOMAIN,
-                entry_id=entry.entry_id,
-                data=dict(entry.data),
-                options=dict(entry.options),
-                unique_id=entry.unique_id,
-                title=entry.title,
-            ).add_to_hass(restarted)
-            assert await async_setup_component(restarted, DOMAIN, {})
-            await restarted.async_block_till_done(wait_background_tasks=True)
-            after = {key: await _stats(restarted, key) for key in (IMPORT_ID, GAS_ID)}
-            await restarted.config_entries.async_unload(entry.entry_id)
+    async with restarted(async_test_recorder, entry, secret_watch) as again:
+        after = {key: await statistic_rows(again, key) for key in (IMPORT_ID, GAS_ID)}
     for rows in after.values():
         assert len(rows) == 30 * 24
-        _assert_hourly(rows)
+        assert_hourly(rows)
     assert after[IMPORT_ID] == first
     # Only what was missing was asked for: not the first meter's 30 days.
     active = sum(1 for meter in inexogy.sim.meters if meter.active)
     assert inexogy.sim.request_count("/readings") - asked == active - 1
 
 
-def _assert_consistent(rows: list[dict[str, float]]) -> None:
-    """Each hour's consumption is the change of the meter total: no step."""
-    for before, after in itertools.pairwise(rows):
-        assert after["sum"] - before["sum"] == pytest.approx(
-            after["state"] - before["state"], abs=1e-6
-        )
-
-
 async def test_more_history_days_fetch_the_earlier_history(
     hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
 ) -> None:
-    before = await _stats(hass, IMPORT_ID)
+    before = await statistic_rows(hass, IMPORT_ID)
     assert len(before) == 30 * 24
     asked = inexogy.sim.request_count("/readings")
     result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
@@ -383,20 +340,134 @@ async def test_more_history_days_fetch_the_earlier_history(
         result["flow_id"], {"scan_interval": 30, "history_days": 90}
     )
     await hass.async_block_till_done(wait_background_tasks=True)
-    rows = await _stats(hass, IMPORT_ID)
+    rows = await statistic_rows(hass, IMPORT_ID)
     assert len(rows) == 90 * 24
-    _assert_hourly(rows)
-    _assert_consistent(rows)
+    assert_hourly(rows)
+    assert_consistent(rows)
     # The hours already there are left as they were.
     assert rows[-len(before) :] == before
     active = sum(1 for meter in inexogy.sim.meters if meter.active)
     assert inexogy.sim.request_count("/readings") - asked <= 3 * active
-    gas = await _stats(hass, GAS_ID)
+    gas = await statistic_rows(hass, GAS_ID)
     assert len(gas) == 90 * 24
-    _assert_consistent(gas)
+    assert_consistent(gas)
 
     # Recorded: a reload asks for nothing more.
     asked = inexogy.sim.request_count("/readings")
     await hass.config_entries.async_reload(inexogy_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert inexogy.sim.request_count("/readings") == asked
+
+
+WATER_VOLUME = "sensor.water_meter_4567_water_volume"
+
+
+@dataclass
+class Interrupted:
+    """A batch taken but not yet imported, and when the entry was set up."""
+
+    body: bytes
+    started: datetime
+
+
+@pytest.fixture
+async def interrupted(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> Interrupted:
+    """READY pushes a batch, answered 200, whose import waits for history.
+
+    Six hours pass; the batch holds the last four, so the two before it must
+    come from the history, which READY does not answer yet.
+    """
+    started = datetime.now(UTC)
+    ready.sim.history_left = 0
+    freezer.tick(timedelta(hours=6))
+    history = f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings"
+    asked = ready.sim.request_count(history)
+    delivery = await ready.sim.push_readings(hours=4)
+    await ready.sim.wait_for_requests(history, asked + 1)
+    batch = [d for d in ready.sim.deliveries if d.delivery_id == delivery]
+    assert [d.status for d in batch] == [200]
+    assert len(await statistic_rows(hass, WATER_ID)) == 30 * 24  # none of it yet
+    return Interrupted(batch[0].body, started)
+
+
+async def _assert_nothing_lost_or_doubled(
+    hass: HomeAssistant, ready: Ready, interrupted: Interrupted
+) -> None:
+    """Delivered once more, the batch changes nothing; every hour is there once."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    water = ready.sim.reading(ready_sim.WATER_METER_ID, hour)["registers"][0]
+    assert float(state(hass, WATER_VOLUME)) == pytest.approx(water["value"])
+    series = ready_statistics(ready)
+    before = {key: await statistic_rows(hass, key) for key in series}
+    webhook = next(iter(ready.sim.subscriptions.values())).webhook_uri
+    batch = interrupted.body
+    signature = {"X-Ready-Signature": ready.sim.sign(batch)}
+    async with (
+        ClientSession() as client,
+        client.post(webhook, data=batch, headers=signature) as response,
+    ):
+        assert response.status == 200
+    await settle(hass, ready)
+    assert float(state(hass, WATER_VOLUME)) == pytest.approx(water["value"])
+    hours = await assert_statistics_complete(hass, series, interrupted.started)
+    assert hours == 30 * 24 + 6
+    for key, rows in before.items():
+        assert await statistic_rows(hass, key) == pytest.approx(rows), key
+
+
+@pytest.mark.parametrize(
+    ("persistent_database", "expected_lingering_timers"), [(True, True)]
+)
+async def test_restart_in_the_middle_of_a_push_batch(
+    hass: HomeAssistant,
+    ready: Ready,
+    interrupted: Interrupted,
+    async_test_recorder: RecorderInstanceContextManager,
+    secret_watch: SecretWatch,
+) -> None:
+    """Home Assistant stops while it imports a batch it has already taken."""
+    port = ready.server.port
+    await ready.server.close()  # Home Assistant stops, its server first
+    await hass.async_stop()
+
+    ready.sim.history_left = None
+    servers: list[TestServer] = []
+
+    async def serve(again: HomeAssistant) -> None:
+        servers.append(await serve_webhooks(again, port))  # the same address
+
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    async with restarted(async_test_recorder, entry, secret_watch, serve) as again:
+        await settle(again, ready)
+        await _assert_nothing_lost_or_doubled(again, ready, interrupted)
+    await servers[0].close()
+
+
+async def test_reload_in_the_middle_of_a_push_batch(
+    hass: HomeAssistant, ready: Ready, interrupted: Interrupted
+) -> None:
+    """The entry reloads while it imports a batch it has already taken."""
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    await hass.config_entries.async_reload(entry.entry_id)
+    ready.sim.history_left = None
+    await settle(hass, ready)
+    await _assert_nothing_lost_or_doubled(hass, ready, interrupted)
+
+
+async def test_first_reading_without_totals_writes_nothing(
+    hass: HomeAssistant, inexogy: Inexogy
+) -> None:
+    """An all-zero glitch before any good total leaves no register to import."""
+    inexogy.sim.meter_faults = {ELECTRICITY_METER_ID: Fault.ALL_ZERO_TOTALS}
+    entry = await add_inexogy_entry(hass, inexogy.url)
+    assert await statistic_rows(hass, IMPORT_ID) == []
+    # The import ran to its end: a failure would stay in the finished task.
+    task = entry.runtime_data.statistics._task
+    assert task is not None
+    assert task.done()
+    assert task.exception() is None

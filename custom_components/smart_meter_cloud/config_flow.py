@@ -167,9 +167,11 @@ def _unique_id(data: Mapping[str, Any]) -> str:
 
 
 def _title(data: Mapping[str, Any]) -> str:
+    """Tell accounts apart without the e-mail: Home Assistant logs the title."""
     if data[CONF_PROVIDER] == PROVIDER_READY:
         return f"Kamstrup READY {data[CONF_TENANT_ID][:8]}"
-    return str(data[CONF_EMAIL])
+    local, _, domain = str(data[CONF_EMAIL]).lower().partition("@")
+    return f"inexogy {local[:1]}…@{domain}"
 
 
 class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):

@@ -30,6 +30,11 @@ _LOGGER = logging.getLogger(__name__)
 # account (or, for inexogy, start measuring) appear, and those that leave go,
 # without a reload.
 METER_LIST_INTERVAL: Final = timedelta(hours=1)
+# A push comes hours late, never early: one stamped later than this ahead of
+# our clock has a clock gone wrong behind it. Taken, it would stand as the
+# latest reading until its time came and spread made-up consumption over the
+# hours before it.
+MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 if TYPE_CHECKING:
     from .statistics import MeterStatistics
@@ -87,13 +92,15 @@ def keep_totals_monotonic(previous: Reading | None, new: Reading) -> Reading:
     totals = {q: v for q, v in new.values.items() if q in TOTAL_QUANTITIES}
     glitch = bool(totals) and not any(totals.values())
     before = previous.values if previous else {}
+    wrong = [q for q, v in totals.items() if glitch or v < before.get(q, v)]
+    if not wrong:
+        return new
     values = dict(new.values)
-    for quantity, value in totals.items():
-        if glitch or value < before.get(quantity, value):
-            if quantity in before:
-                values[quantity] = before[quantity]
-            else:
-                del values[quantity]
+    for quantity in wrong:
+        if quantity in before:
+            values[quantity] = before[quantity]
+        else:
+            del values[quantity]
     return replace(new, values=values)
 
 
@@ -229,7 +236,7 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         data = self.data or MeterData()
         readings = dict(data.readings)
         for meter_id, reading in pushed:
-            if meter_id not in self.meters:
+            if meter_id not in self.meters or _from_the_future(meter_id, reading.time):
                 continue
             self._received.append((meter_id, reading))
             old = readings.get(meter_id)
@@ -250,10 +257,17 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         data = self.data or MeterData()
         readings = dict(data.readings)
         for meter_id, moment, alarms, code in pushed:
-            if meter_id in self.meters:
+            if meter_id in self.meters and not _from_the_future(meter_id, moment):
                 base = readings.get(meter_id) or Reading(time=moment, values={})
                 readings[meter_id] = replace(base, alarms=alarms, info_code=code)
         self.async_set_updated_data(MeterData(readings, data.failures))
+
+
+def _from_the_future(meter_id: str, moment: datetime) -> bool:
+    if moment <= dt_util.utcnow() + MAX_CLOCK_SKEW:
+        return False
+    _LOGGER.debug("Ignoring a push for meter %s stamped %s, ahead", meter_id, moment)
+    return True
 
 
 def _translated(err: SmartMeterCloudError) -> Exception:

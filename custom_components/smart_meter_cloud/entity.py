@@ -2,9 +2,11 @@
 
 from typing import override
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .api.models import Reading
 from .coordinator import SmartMeterCoordinator, device_identifier, entity_unique_id
 
 
@@ -21,6 +23,9 @@ class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
         meter = coordinator.meters[meter_id]
         provider = coordinator.provider
         self.meter_id = meter_id
+        # What the state was last written from: this meter's reading, and
+        # whether the entity was available.
+        self._written: tuple[Reading | None, bool] | None = None
         self._attr_unique_id = entity_unique_id(provider, meter_id, key)
         self._attr_device_info = DeviceInfo(
             identifiers={device_identifier(provider, meter_id)},
@@ -42,3 +47,18 @@ class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
             and self.meter_id in data.readings
             and self.meter_id not in data.failures
         )
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when this meter's reading or availability changed.
+
+        A push or an alarm of a few meters updates the whole coordinator: the
+        entities of every other meter would write the same state again.
+        """
+        written = (self.coordinator.data.readings.get(self.meter_id), self.available)
+        if self._written is None or (
+            written[0] is not self._written[0] or written[1] != self._written[1]
+        ):
+            self._written = written
+            self.async_write_ha_state()

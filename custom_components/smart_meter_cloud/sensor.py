@@ -219,23 +219,32 @@ async def async_setup_entry(
 ) -> None:
     """Add a sensor for every value a meter reports, now and when it first shows."""
     coordinator = entry.runtime_data.coordinator
-    known: set[tuple[str, str]] = set()
+    # Each meter's sensors so far, and the reading they were last looked for in.
+    known: dict[str, set[str]] = {}
+    looked: dict[str, Reading] = {}
 
     @callback
     def add_new_sensors() -> None:
         # A meter that left took its entities along; should it come back,
         # they are added again.
-        known.difference_update({k for k in known if k[0] not in coordinator.meters})
+        for meter_id in known.keys() - coordinator.meters.keys():
+            del known[meter_id]
+            looked.pop(meter_id, None)
         new = []
         for meter_id, reading in coordinator.data.readings.items():
+            # A reading already looked at brings no new value.
+            if looked.get(meter_id) is reading:
+                continue
+            looked[meter_id] = reading
+            keys = known.setdefault(meter_id, set())
             medium = coordinator.meters[meter_id].medium
             for description in SENSORS:
                 if (
-                    (meter_id, description.key) not in known
+                    description.key not in keys
                     and medium in description.media
                     and description.value_fn(reading) is not None
                 ):
-                    known.add((meter_id, description.key))
+                    keys.add(description.key)
                     new.append(MeterSensor(coordinator, meter_id, description))
         if new:
             async_add_entities(new)

@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.util.json import json_loads
 
 from .api.errors import InvalidResponseError, SmartMeterCloudError
 from .api.ready import (
@@ -342,18 +343,25 @@ def _refuse(status: int, reason: str) -> web.Response:
 
 # Values worth seeing to fix a contract assumption; nothing personal.
 _SHOWN_VALUES: Final = frozenset({"type", "register", "unit", "status"})
+# READY's payloads nest four levels (push, readings, registers); deeper is shown
+# as such, and a body nested thousands of levels deep cannot exhaust the stack.
+_SHAPE_DEPTH: Final = 8
 
 
-def _shape(value: Any, key: str = "") -> Any:
+def _shape(value: Any, key: str = "", depth: int = 0) -> Any:
     """What a payload looked like, without its values, for diagnostics."""
+    if depth > _SHAPE_DEPTH and isinstance(value, dict | list):
+        return f"nested deeper than {_SHAPE_DEPTH}"
     if isinstance(value, dict):
-        return {k: _shape(item, k) for k, item in value.items()}
+        return {k: _shape(item, k, depth + 1) for k, item in value.items()}
     if isinstance(value, list):
         # Every distinct shape once (the registers of each kind of meter),
         # from a sample: a push may hold 10,000 readings.
         sample = value[:: max(1, len(value) // 50)]
-        items = {json.dumps(_shape(item), sort_keys=True) for item in sample}
-        return [json.loads(item) for item in sorted(items)] + [f"{len(value)} items"]
+        shapes = {
+            json.dumps(_shape(item, "", depth + 1), sort_keys=True) for item in sample
+        }
+        return [json.loads(item) for item in sorted(shapes)] + [f"{len(value)} items"]
     if key in _SHOWN_VALUES and isinstance(value, str):
         return value
     return type(value).__name__
@@ -361,7 +369,7 @@ def _shape(value: Any, key: str = "") -> Any:
 
 def _json(body: bytes) -> dict[str, Any] | web.Response:
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = json_loads(body)
+    except ValueError, RecursionError:  # nested deeper than the parser goes
         return _refuse(400, "not JSON")
     return data if isinstance(data, dict) else _refuse(400, "not an object")

@@ -31,6 +31,8 @@ from aiohttp import web
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
+from tests.simulator import Answer
+
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 BASE_PATH = "/public/v1"
@@ -299,7 +301,14 @@ class InexogySimulator:
         self.accounts: dict[str, str] = {DEMO_EMAIL: DEMO_PASSWORD}
         self.retry_after = 60
         self.late_fields_visible = False
+        # What /last_reading answers for a meter that never measured is not
+        # documented: 400 by default; an empty reading when this is True.
+        self.inactive_reads_empty = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        # Every answer, in order, with the clock's time: to count and time faults.
+        self.answers: list[Answer] = []
+        # Every key, secret, token and verifier handed out, revoked ones too.
+        self.issued: set[str] = set()
         # Answer this many more /readings requests, then hang (as TIMEOUT does)
         # until stopped: a history download cut off in the middle.
         self.readings_left: int | None = None
@@ -348,6 +357,28 @@ class InexogySimulator:
     def revoke_tokens(self) -> None:
         """Invalidate every issued access token (data endpoints answer 401)."""
         self._access_tokens.clear()
+
+    def secrets(self) -> set[str]:
+        """Every credential and personal detail this cloud holds or handed out."""
+        found = self.issued | set(self.accounts) | set(self.accounts.values())
+        for meter in self.meters:
+            data, place = meter.data, meter.data.get("location", {})
+            found |= {
+                str(data.get(key, ""))
+                for key in (
+                    "serialNumber",
+                    "fullSerialNumber",
+                    "printedFullSerialNumber",
+                    "administrationNumber",
+                    "meteringLocationNumber",
+                )
+            }
+            found |= {
+                str(place.get("street", "")),
+                f"{place.get('street')} {place.get('streetNumber')}",
+                f"{place.get('zip')} {place.get('city')}",
+            }
+        return found - {""}
 
     def now_ms(self) -> int:
         """Return the clock's now in epoch ms, rounded down to the second."""
@@ -418,9 +449,14 @@ class InexogySimulator:
         self.requests.append((request.method, path, dict(request.query)))
         self._arrived.set()
         try:
-            return await handler(request)
+            response = await handler(request)
         except _Abort as err:
-            return err.response
+            response = err.response
+        except asyncio.CancelledError:  # the client gave up waiting
+            self.answers.append(Answer(self.clock(), request.method, path, 499))
+            raise
+        self.answers.append(Answer(self.clock(), request.method, path, response.status))
+        return response
 
     # ---- OAuth 1.0a --------------------------------------------------------------
     async def _verify(
@@ -483,6 +519,7 @@ class InexogySimulator:
             raise _text(400, "Missing parameter: client")
         key, secret = secrets.token_hex(16), secrets.token_hex(16)
         self._consumers[key] = secret
+        self.issued |= {key, secret}
         return web.json_response(
             {"key": key, "secret": secret, "owner": client, "attributes": {}}
             | {"principal": None}
@@ -497,6 +534,7 @@ class InexogySimulator:
             _Token(secrets.token_hex(16), oauth["oauth_consumer_key"]),
         )
         self._request_tokens[key] = token
+        self.issued |= {key, token.secret}
         return _form(
             oauth_token=key,
             oauth_token_secret=token.secret,
@@ -510,6 +548,7 @@ class InexogySimulator:
         if not self._password_ok(query.get("email", ""), query.get("password", "")):
             raise _text(403, "Invalid e-mail or password")
         token.verifier = secrets.token_hex(10)
+        self.issued.add(token.verifier)
         return web.Response(text=f"oauth_verifier={token.verifier}")
 
     async def _access_token(self, request: web.Request) -> web.Response:
@@ -524,6 +563,7 @@ class InexogySimulator:
             _Token(secrets.token_hex(16), token.consumer),
         )
         self._access_tokens[key] = access
+        self.issued |= {key, access.secret}
         return _form(oauth_token=key, oauth_token_secret=access.secret)
 
     # ---- data endpoints ----------------------------------------------------------
@@ -611,9 +651,11 @@ class InexogySimulator:
     async def _last_reading(self, request: web.Request) -> tuple[Any, Fault]:
         meter = self._meter_of(request)
         fault = await self._meter_fault(meter)
-        if not meter.active:
-            raise _text(400, f"No readings available for meterId: {meter.meter_id}")
         now = self.now_ms()
+        if not meter.active:
+            if self.inactive_reads_empty:
+                return {"time": now, "values": {}}, fault
+            raise _text(400, f"No readings available for meterId: {meter.meter_id}")
         return {"time": now, "values": self._values(meter, now, request, fault)}, fault
 
     async def _readings(self, request: web.Request) -> tuple[Any, Fault]:

@@ -40,6 +40,8 @@ import uuid
 import aiohttp
 from aiohttp import web
 
+from tests.simulator import Answer
+
 _LOGGER = logging.getLogger(__name__)
 
 DEMO_TENANT_ID = "3f0c7a52-6d1e-4b8a-9c2f-7e5d1a0b9c84"
@@ -523,10 +525,15 @@ class ReadySimulator:
         self.token_lifetime = 3599
         self.delivery_timeout = 10.0  # seconds, for every outgoing webhook POST
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        # Every answer, in order, with the clock's time: to count and time faults.
+        self.answers: list[Answer] = []
         self.tokens_issued = 0
+        self.issued: set[str] = set()  # every access token, revoked ones too
+        self._arrived = asyncio.Event()
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: list[Delivery] = []
         self._fault = Fault.NONE
+        self._history_left: int | None = None
         self._tokens: dict[str, _Token] = {}
         self._pending: list[_Pending] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -545,6 +552,19 @@ class ReadySimulator:
     @fault.setter
     def fault(self, value: Fault) -> None:
         self._fault = Fault(value)
+        self._wake()
+
+    @property
+    def history_left(self) -> int | None:
+        """Answer this many more history requests, then hang until set to None.
+
+        An import cut off in the middle; None (the default) answers them all.
+        """
+        return self._history_left
+
+    @history_left.setter
+    def history_left(self, value: int | None) -> None:
+        self._history_left = value
         self._wake()
 
     @property
@@ -607,9 +627,23 @@ class ReadySimulator:
         """Count requests for exactly ``path``, e.g. "/api/v1/readings/latest"."""
         return sum(1 for _, p, _ in self.requests if p == path)
 
+    async def wait_for_requests(self, path: str, count: int) -> None:
+        """Wait until ``count`` requests for ``path`` have arrived."""
+        while self.request_count(path) < count:
+            await self._arrived.wait()
+            self._arrived.clear()
+
     def revoke_tokens(self) -> None:
         """Invalidate every access token issued so far (the API answers 401)."""
         self._tokens.clear()
+
+    def secrets(self) -> set[str]:
+        """Every credential and personal detail this cloud holds or handed out."""
+        found = self.issued | {self.client_secret, self.api_key}
+        for meter in self.meters:
+            found |= {meter.serial_number, meter.customer_number, meter.address}
+            found |= {part.strip() for part in meter.address.split(",")}
+        return found - {""}
 
     def sign(self, body: bytes) -> str:
         """Return the X-Ready-Signature of ``body`` under the current api_key."""
@@ -681,6 +715,23 @@ class ReadySimulator:
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         self.requests.append((request.method, request.path, dict(request.query)))
+        self._arrived.set()
+        try:
+            response = await self._answer(request, handler)
+        except web.HTTPException as err:  # aiohttp's own answer, outside the API
+            self._answered(request, err.status)
+            raise
+        except asyncio.CancelledError:  # the client gave up waiting
+            self._answered(request, 499)
+            raise
+        self._answered(request, response.status)
+        return response
+
+    async def _answer(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
         try:
             return await handler(request)
         except _Abort as err:
@@ -689,6 +740,9 @@ class ReadySimulator:
             if not request.path.startswith(f"{API_PATH}/") or err.status < 400:
                 raise
             return _problem(err.status, err.reason).response
+
+    def _answered(self, request: web.Request, status: int) -> None:
+        self.answers.append(Answer(self.clock(), request.method, request.path, status))
 
     # ---- OAuth2 client credentials ---------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
@@ -751,6 +805,7 @@ class ReadySimulator:
         token = f"{head}.{_b64url(_dumps(claims))}.{_b64url(secrets.token_bytes(64))}"
         self._tokens[token] = _Token(expires_at, client_id)
         self.tokens_issued += 1
+        self.issued.add(token)
         return web.json_response(
             {
                 "token_type": "Bearer",
@@ -834,6 +889,12 @@ class ReadySimulator:
         )
 
     async def _history(self, request: web.Request) -> web.Response:
+        while self._history_left is not None and self._history_left <= 0:
+            if self._stopping:
+                raise _gateway(504)
+            await self._release.wait()
+        if self._history_left is not None:
+            self._history_left -= 1
         meter_id = request.match_info["meter_id"]
         try:
             meter = self.meter(meter_id)

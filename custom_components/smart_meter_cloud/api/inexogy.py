@@ -4,16 +4,21 @@ Every inexogy key, unit and scale ends here; callers see `Meter` and `Reading`.
 """
 
 import asyncio
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+import hashlib
+import hmac
 import json
 import logging
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import aiohttp
 from oauthlib import oauth1
+from oauthlib.common import generate_nonce, generate_timestamp
+from oauthlib.oauth1.rfc5849.signature import base_string_uri
 
 from .errors import (
     AuthError,
@@ -114,6 +119,65 @@ class InexogyCredentials:
     access_token_secret: str
 
 
+class DataSigner:
+    """Signs data requests with the access token (OAuth 1.0a, HMAC-SHA1).
+
+    What oauthlib's general ``Client.sign`` computes (RFC 5849, 3.4), but the
+    parts that never change between requests (keys, token, secrets,
+    addresses) are escaped once: per request only the nonce, the timestamp
+    and the query are new. ``Client.sign`` re-parses and re-escapes them all,
+    about 140 us of every request.
+    """
+
+    def __init__(self, credentials: InexogyCredentials) -> None:
+        """Escape the constant parameters and prepare the key once."""
+        self.credentials = credentials
+        constant = {
+            "oauth_consumer_key": credentials.consumer_key,
+            "oauth_signature_method": "HMAC-SHA1",
+            "oauth_token": credentials.access_token,
+            "oauth_version": "1.0",
+        }
+        self._constant = [(_escape(k), _escape(v)) for k, v in constant.items()]
+        self._header = ", ".join(f'{k}="{v}"' for k, v in self._constant)
+        secrets = (credentials.consumer_secret, credentials.access_token_secret)
+        key = "&".join(_escape(secret) for secret in secrets)
+        self._mac = hmac.new(key.encode(), digestmod=hashlib.sha1)
+        self._uris: dict[str, str] = {}
+
+    def authorization(
+        self, method: str, url: str, params: Mapping[str, str] | None
+    ) -> str:
+        """Return the Authorization header for a request without a body."""
+        if (uri := self._uris.get(url)) is None:
+            uri = self._uris[url] = _escape(base_string_uri(url))
+        # Digits only: nothing to escape.
+        nonce, timestamp = generate_nonce(), generate_timestamp()
+        pairs = [
+            *self._constant,
+            ("oauth_nonce", nonce),
+            ("oauth_timestamp", timestamp),
+        ]
+        if params:
+            pairs += [(_escape(k), _escape(v)) for k, v in params.items()]
+        pairs.sort()
+        normalized = "&".join([f"{k}={v}" for k, v in pairs])
+        mac = self._mac.copy()
+        mac.update(f"{method.upper()}&{uri}&{_escape(normalized)}".encode())
+        signature = _escape(base64.b64encode(mac.digest()).decode())
+        return (
+            f'OAuth oauth_nonce="{nonce}", oauth_timestamp="{timestamp}", '
+            f'{self._header}, oauth_signature="{signature}"'
+        )
+
+
+def _escape(value: str) -> str:
+    """Percent-encode as RFC 5849, 3.6 (and oauthlib) do; most values need none."""
+    if value.isascii() and value.isalnum():
+        return value
+    return quote(value, safe="~")
+
+
 def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     """Return the meter of an API record, or None for a kind we cannot show."""
     medium = _MEDIA.get(str(data.get("measurementType", "")).upper())
@@ -161,6 +225,7 @@ class InexogyClient:
         self.credentials = credentials
         # Known from meters(): a heat meter's energy is heat, not import.
         self._media: dict[str, Medium] = {}
+        self._data_signer: DataSigner | None = None
 
     async def authorize(self, email: str, password: str) -> InexogyCredentials:
         """Run the OAuth 1.0a dance with e-mail and password; keep the tokens."""
@@ -277,16 +342,13 @@ class InexogyClient:
         """Return the meter's readings at each whole hour from start to end."""
         return await self.readings(meter_id, start, end, "one_hour")
 
-    def _signer(self) -> oauth1.Client:
+    def _signer(self) -> DataSigner:
         if self.credentials is None:
             raise AuthError("not authorized")
-        c = self.credentials
-        return oauth1.Client(
-            c.consumer_key,
-            c.consumer_secret,
-            resource_owner_key=c.access_token,
-            resource_owner_secret=c.access_token_secret,
-        )
+        signer = self._data_signer
+        if signer is None or signer.credentials is not self.credentials:
+            signer = self._data_signer = DataSigner(self.credentials)
+        return signer
 
     async def _json(
         self,
@@ -295,7 +357,7 @@ class InexogyClient:
         *,
         params: Mapping[str, str] | None = None,
         form: str | None = None,
-        signer: oauth1.Client | None = None,
+        signer: oauth1.Client | DataSigner | None = None,
     ) -> Any:
         body = None if form is None else urlencode({"client": form})
         text = await self._request(method, path, params, body, signer)
@@ -308,7 +370,7 @@ class InexogyClient:
         self,
         method: str,
         path: str,
-        signer: oauth1.Client | None = None,
+        signer: oauth1.Client | DataSigner | None = None,
         *,
         params: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
@@ -321,15 +383,19 @@ class InexogyClient:
         path: str,
         params: Mapping[str, str] | None,
         body: str | None,
-        signer: oauth1.Client | None,
+        signer: oauth1.Client | DataSigner | None,
     ) -> str:
         url = self._base_url + path
-        if params:
-            url += "?" + urlencode(params)
         headers = {"Accept": _ACCEPT}
+        if isinstance(signer, DataSigner):
+            headers["Authorization"] = signer.authorization(method, url, params)
+        if params:
+            url += "?" + "&".join(
+                f"{_escape(k)}={_escape(v)}" for k, v in params.items()
+            )
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if signer is not None:
+        if isinstance(signer, oauth1.Client):
             url, headers, body = signer.sign(url, method, body, headers)
         try:
             async with self._session.request(

@@ -9,6 +9,7 @@ import base64
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 import hashlib
 import hmac
 import json
@@ -116,9 +117,15 @@ def verification_hash(api_key: str, token: str) -> str:
 
 
 def signature_valid(api_key: str, body: bytes, signature: str | None) -> bool:
-    """Tell whether a push was signed with our API key."""
-    return signature is not None and hmac.compare_digest(
-        _hmac(api_key, body), signature.strip()
+    """Tell whether a push was signed with our API key.
+
+    A signature is Base64: anything not ASCII is none of ours (and could not
+    be compared as text).
+    """
+    return (
+        signature is not None
+        and signature.isascii()
+        and hmac.compare_digest(_hmac(api_key, body), signature.strip())
     )
 
 
@@ -156,17 +163,15 @@ def parse_reading(data: Mapping[str, Any], medium: Medium) -> Reading:
     """Convert an API reading into canonical units and decoded alarms."""
     values: dict[Quantity, float] = {}
     for register in data.get("registers") or ():
-        name = str(register.get("register", "")).lower()
-        unit = str(register.get("unit", "")).lower().replace("°", "").replace("³", "3")
-        known = _REGISTERS.get(name)
         value = register.get("value")
-        if known is None or not isinstance(value, int | float):
+        if not isinstance(value, int | float):
             continue
-        quantity, factors = known
-        if (factor := factors.get(unit)) is None:
-            _LOGGER.debug("Ignoring register %s in unknown unit %s", name, unit)
-            continue
-        values[quantity] = value * factor
+        known = _conversion(
+            str(register.get("register", "")), str(register.get("unit", ""))
+        )
+        if known is not None:
+            quantity, factor = known
+            values[quantity] = value * factor
     forward = values.get(Quantity.FORWARD_TEMPERATURE)
     back = values.get(Quantity.RETURN_TEMPERATURE)
     if forward is not None and back is not None:
@@ -186,6 +191,24 @@ def parse_reading(data: Mapping[str, Any], medium: Medium) -> Reading:
     )
 
 
+@lru_cache(maxsize=1024)
+def _conversion(register: str, unit: str) -> tuple[Quantity, float] | None:
+    """The quantity of a register and the factor into its canonical unit.
+
+    Worked out once per register name and unit: a push of 10,000 readings
+    repeats the same few.
+    """
+    name = register.lower()
+    if (known := _REGISTERS.get(name)) is None:
+        return None
+    quantity, factors = known
+    unit = unit.lower().replace("°", "").replace("³", "3")
+    if (factor := factors.get(unit)) is None:
+        _LOGGER.debug("Ignoring register %s in unknown unit %s", name, unit)
+        return None
+    return quantity, factor
+
+
 def _sensor_fault(values: Mapping[Quantity, float]) -> bool:
     temperatures = (
         values.get(Quantity.FORWARD_TEMPERATURE),
@@ -197,7 +220,13 @@ def _sensor_fault(values: Mapping[Quantity, float]) -> bool:
 
 
 def _time(value: Any) -> datetime:
-    moment = datetime.fromisoformat(str(value))
+    return _parse_time(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _parse_time(value: str) -> datetime:
+    """Parse a timestamp once: the readings of a push share a few hours."""
+    moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -499,6 +528,8 @@ class ReadyClient:
     async def _send(
         self, method: str, url: str, **kwargs: Any
     ) -> tuple[int, str, Mapping[str, str]]:
+        if self._session.closed:  # Home Assistant has stopped; aiohttp would raise
+            raise CannotConnectError("the session is closed")
         try:
             async with self._session.request(
                 method, url, timeout=self._timeout, **kwargs
