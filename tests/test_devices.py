@@ -124,9 +124,9 @@ async def test_listing_failure_keeps_the_meters(
     device_registry: dr.DeviceRegistry,
 ) -> None:
     listed = inexogy.sim.request_count("/meters")
-    inexogy.sim.fault = Fault.SERVER_ERROR
+    inexogy.sim.list_fault = Fault.SERVER_ERROR
     await later(hass, freezer, HOUR)
-    inexogy.sim.fault = Fault.NONE
+    inexogy.sim.list_fault = Fault.NONE
     assert inexogy.sim.request_count("/meters") == listed + 1
     assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
     # Asked again at the next poll, not an hour later.

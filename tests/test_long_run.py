@@ -218,10 +218,6 @@ def inexogy_statistics(inexogy: Inexogy) -> dict[str, Callable[[datetime], float
     return found
 
 
-@pytest.mark.skip(
-    reason="hangs since the hourly meter re-listing: its first poll of the "
-    "hanging phase waits on /meters; to be reworked"
-)
 async def test_inexogy_through_days_of_faults(
     hass: HomeAssistant,
     inexogy: Inexogy,
@@ -336,10 +332,6 @@ def request_kind(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-@pytest.mark.skip(
-    reason="hangs since the hourly meter re-listing, as the inexogy run does; "
-    "to be reworked"
-)
 async def test_ready_through_days_of_faults_and_pushes(
     hass: HomeAssistant,
     ready: Ready,

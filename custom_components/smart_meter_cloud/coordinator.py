@@ -175,17 +175,18 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             if not device.identifiers & wanted:
                 registry.async_remove_device(device.id)
 
-    async def _async_list_meters_again(self) -> None:
-        """Follow the account's meters, and say what changed."""
+    async def _async_list_meters_again(self) -> list[str]:
+        """Follow the account's meters, say what changed; return those joined."""
         available, polled = set(self.available_meters), set(self.meters)
         try:
             await self._async_list_meters()
         except SmartMeterCloudError as err:
-            # The readings tell whether the cloud is down; the list is read
-            # again at the next update.
+            # The readings came through: the list is read again at the next
+            # update.
             _LOGGER.debug("Cannot list the meters now: %s", err)
-            return
-        for meter_id in self.meters.keys() - polled:
+            return []
+        joined = [meter_id for meter_id in self.meters if meter_id not in polled]
+        for meter_id in joined:
             _LOGGER.info("Meter %s joined the account", meter_id)
         for meter_id in self.available_meters.keys() - available - self.meters.keys():
             _LOGGER.info(
@@ -194,11 +195,10 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             )
         for meter_id in polled - self.meters.keys():
             _LOGGER.info("Meter %s is no longer active in the account", meter_id)
+        return joined
 
     @override
     async def _async_update_data(self) -> MeterData:
-        if dt_util.utcnow() - self._meters_listed >= METER_LIST_INTERVAL:
-            await self._async_list_meters_again()
         previous = self.data or MeterData()
         try:
             results = await self.client.latest_readings(list(self.meters))
@@ -209,6 +209,15 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             # Nothing came through: the coordinator marks everything
             # unavailable and logs it once.
             raise _translated(next(iter(errors.values())))
+        # Only once the readings came through: a cloud that fails, throttles
+        # or hangs is not asked a second time in the same update.
+        if dt_util.utcnow() - self._meters_listed >= METER_LIST_INTERVAL and (
+            joined := await self._async_list_meters_again()
+        ):
+            try:
+                results |= await self.client.latest_readings(joined)
+            except SmartMeterCloudError as err:
+                _LOGGER.debug("Cannot read the joined meters now: %s", err)
         # Readings of meters no longer polled go with them.
         readings = {
             meter_id: reading
@@ -216,12 +225,18 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             if meter_id in self.meters
         }
         for meter_id, result in results.items():
+            if meter_id not in self.meters:
+                continue
             if isinstance(result, Reading):
                 self._received.append((meter_id, result))
                 readings[meter_id] = keep_totals_monotonic(
                     readings.get(meter_id), result
                 )
-        failures = {meter_id: error_key(err) for meter_id, err in errors.items()}
+        failures = {
+            meter_id: error_key(err)
+            for meter_id, err in errors.items()
+            if meter_id in self.meters
+        }
         for meter_id in failures.keys() - previous.failures.keys():
             _LOGGER.warning("Meter %s is unavailable: %s", meter_id, errors[meter_id])
         for meter_id in (

@@ -312,6 +312,8 @@ class InexogySimulator:
         # Answer this many more /readings requests, then hang (as TIMEOUT does)
         # until stopped: a history download cut off in the middle.
         self.readings_left: int | None = None
+        # A fault of the meter list alone (not TIMEOUT), the readings unharmed.
+        self.list_fault = Fault.NONE
         self._arrived = asyncio.Event()
         self._fault = Fault.NONE
         self._meter_faults = _FaultMap(self._wake, {})
@@ -637,6 +639,7 @@ class InexogySimulator:
         return values
 
     async def _meters(self, request: web.Request) -> tuple[Any, Fault]:
+        await self._apply(self.list_fault, lambda: False)
         now = self.now_ms()
         return [
             m.data | {"lastMeasurementTime": now if m.active else -1}
