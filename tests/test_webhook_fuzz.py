@@ -292,14 +292,26 @@ def deep_push(depth: int) -> bytes:
     )
 
 
+@dataclass(frozen=True)
+class Deep:
+    """A push with an extra this deep, built in the test.
+
+    The nesting is too deep for Hypothesis to show when it reports an example;
+    a bare integer would be mistaken for the JSON integers among the shapes.
+    """
+
+    depth: int
+
+
 @fuzz(600)
-@given(shape=SHAPES | st.integers(1, 50).map(lambda n: n * 1000), status=st.booleans())
+@given(
+    shape=SHAPES | st.integers(1, 50).map(lambda n: Deep(n * 1000)),
+    status=st.booleans(),
+)
 async def test_wrong_shapes_are_refused_or_applied_once(
     webhooks: Webhooks, shape: Any, status: bool
 ) -> None:
-    # An integer stands for a push with an extra that deep, built here: the
-    # nesting is too deep for Hypothesis to show when it reports an example.
-    body = deep_push(shape) if isinstance(shape, int) else dumps(shape)
+    body = deep_push(shape.depth) if isinstance(shape, Deep) else dumps(shape)
     signature = webhooks.ready.sim.sign(body)
     code, _ = await webhooks.checked(
         "wrong shape", body, signature, status=status, may_apply=True
