@@ -1,18 +1,25 @@
 """Meters joining and leaving an account, without a reload; deleting a device."""
 
+from collections import Counter
 from datetime import timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_platform,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.entity import MAX_ENABLED_PER_METER
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import (
     ELECTRICITY_METER_ID,
@@ -24,7 +31,7 @@ from tests.simulator.inexogy import (
     demo_meters,
 )
 
-from .conftest import Inexogy, Ready, settle
+from .conftest import Inexogy, Ready, add_ready_entry, settle
 
 NEW_POWER = "sensor.electricity_meter_5678_power"  # the inactive meter's serial
 NEW_IMPORT = "sensor.electricity_meter_5678_energy_import"
@@ -265,3 +272,82 @@ async def test_only_a_device_of_no_polled_meter_can_be_deleted(
     await hass.config_entries.async_setup(inexogy_entry.entry_id)
     await hass.async_block_till_done()
     assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
+
+
+# --- Home Assistant's limit of enabled entities per entry --------------------------
+
+
+async def test_no_meter_enables_more_than_the_bound(
+    hass: HomeAssistant,
+    inexogy_entry: ConfigEntry,
+    ready_entry: ConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The bound that tells a large account holds for every demo meter."""
+    per_device = Counter(
+        entity.device_id
+        for entry in (inexogy_entry, ready_entry)
+        for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if not entity.disabled
+    )
+    assert len(per_device) == len(inexogy_entry.runtime_data.coordinator.meters) + len(
+        ready_entry.runtime_data.coordinator.meters
+    )
+    assert max(per_device.values()) <= MAX_ENABLED_PER_METER
+
+
+def ours(issue_registry: ir.IssueRegistry) -> list[str]:
+    return [issue_id for domain, issue_id in issue_registry.issues if domain == DOMAIN]
+
+
+def enabled(entity_registry: er.EntityRegistry, entry: ConfigEntry) -> list[str]:
+    return [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if not e.disabled
+    ]
+
+
+async def test_many_meters_start_their_diagnostics_disabled(
+    hass: HomeAssistant,
+    ready: Ready,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Fewer than 20 entities a meter fit: the demo tenant counts as large.
+    limit = MAX_ENABLED_PER_METER * len(ready.sim.meters) - 1
+    monkeypatch.setattr(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", limit)
+    entry = await add_ready_entry(hass, ready)
+    tamper = entity_registry.async_get("binary_sensor.water_meter_4567_tamper")
+    assert tamper is not None
+    assert tamper.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert hass.states.get("binary_sensor.water_meter_4567_leak") is not None
+    assert hass.states.get("sensor.water_meter_4567_water_volume") is not None
+    assert len(enabled(entity_registry, entry)) < limit
+    assert ours(issue_registry) == []
+
+
+async def test_a_full_entry_asks_for_fewer_meters(
+    hass: HomeAssistant,
+    ready: Ready,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", 10)
+    entry = await add_ready_entry(hass, ready)
+    # Home Assistant refused the rest.
+    assert len(enabled(entity_registry, entry)) == 10
+    issue = issue_registry.async_get_issue(DOMAIN, f"entity_limit_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "title": entry.title,
+        "limit": "10",
+        "meters": str(len(ready.sim.meters)),
+    }
+
+    await choose(hass, entry, ready_sim.WATER_METER_ID)
+    assert len(enabled(entity_registry, entry)) < 10
+    assert hass.states.get("binary_sensor.water_meter_4567_leak") is not None
+    assert ours(issue_registry) == []

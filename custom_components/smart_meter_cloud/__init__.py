@@ -1,6 +1,7 @@
 """Smart Meter Cloud: cloud-connected utility meters in Home Assistant."""
 
 from datetime import timedelta
+from functools import partial
 
 from homeassistant.components.webhook import async_generate_id
 from homeassistant.const import (
@@ -12,7 +13,11 @@ from homeassistant.const import (
     Platform,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
@@ -40,6 +45,7 @@ from .coordinator import (
     SmartMeterCoordinator,
     device_identifier,
 )
+from .entity import ISSUE_ENTITY_LIMIT, async_check_entity_limit
 from .services import async_setup_services
 from .statistics import MeterStatistics
 from .webhook import ReadyPushes
@@ -92,8 +98,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     # for a backfill.
     entry.async_on_unload(coordinator.async_add_listener(statistics.async_schedule))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    # After the platforms: statistics take their names from the sensors.
+    # After the platforms: statistics take their names from the sensors, and
+    # what Home Assistant refused to add shows.
     statistics.async_schedule()
+    check_entity_limit = partial(async_check_entity_limit, hass, entry)
+    check_entity_limit()
+    entry.async_on_unload(coordinator.async_add_listener(check_entity_limit))
     if isinstance(client, ReadyClient):
         pushes = ReadyPushes(
             hass, entry, coordinator, client, _webhook_ids(hass, entry)
@@ -140,6 +150,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
     """Unload a config entry; READY stops pushing once that has worked."""
     if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         return False  # still loaded: keep receiving
+    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_ENTITY_LIMIT}_{entry.entry_id}")
     if (pushes := entry.runtime_data.pushes) is not None:
         await pushes.async_stop()
     return True

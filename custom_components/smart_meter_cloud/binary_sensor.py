@@ -74,8 +74,7 @@ class AlarmSensor(MeterEntity, BinarySensorEntity):
         description: BinarySensorEntityDescription,
     ) -> None:
         """Bind the sensor to its meter and alarm."""
-        super().__init__(coordinator, meter_id, description.key)
-        self.entity_description = description
+        super().__init__(coordinator, meter_id, description)
         self._alarm = Alarm(description.key)
 
     @property

@@ -1,13 +1,67 @@
-"""What every meter entity shares: its device and its availability."""
+"""What every meter entity shares: its device, availability and enabling."""
 
-from typing import override
+from typing import Final, override
 
-from homeassistant.core import callback
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import (
+    entity_platform,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api.models import Reading
-from .coordinator import SmartMeterCoordinator, device_identifier, entity_unique_id
+from .const import DOMAIN
+from .coordinator import (
+    SmartMeterConfigEntry,
+    SmartMeterCoordinator,
+    device_identifier,
+    entity_unique_id,
+)
+
+# The most entities a meter of any kind has enabled by default (the tests
+# check it against the tables).
+MAX_ENABLED_PER_METER: Final = 20
+ISSUE_ENTITY_LIMIT: Final = "entity_limit"
+
+
+def large_account(meters: int) -> bool:
+    """Whether the meters' entities may not fit in one entry.
+
+    Home Assistant adds at most so many enabled entities per config entry and
+    refuses the rest.
+    """
+    limit: int = entity_platform.MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY
+    return meters * MAX_ENABLED_PER_METER > limit
+
+
+@callback
+def async_check_entity_limit(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> None:
+    """Raise a repair while the entry is at Home Assistant's entity limit."""
+    limit: int = entity_platform.MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY
+    enabled = er.async_get(hass).entities.get_enabled_count_for_config_entry_id(
+        entry.entry_id
+    )
+    issue_id = f"{ISSUE_ENTITY_LIMIT}_{entry.entry_id}"
+    if enabled < limit:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_ENTITY_LIMIT,
+        translation_placeholders={
+            "title": entry.title,
+            "limit": str(limit),
+            "meters": str(len(entry.runtime_data.coordinator.meters)),
+        },
+    )
 
 
 class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
@@ -16,13 +70,24 @@ class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
     _attr_has_entity_name = True
 
     def __init__(
-        self, coordinator: SmartMeterCoordinator, meter_id: str, key: str
+        self,
+        coordinator: SmartMeterCoordinator,
+        meter_id: str,
+        description: EntityDescription,
     ) -> None:
         """Attach the entity to the meter's device."""
         super().__init__(coordinator)
         meter = coordinator.meters[meter_id]
         provider = coordinator.provider
+        key = description.key
         self.meter_id = meter_id
+        self.entity_description = description
+        # Many meters: what is about the meter itself starts disabled, so that
+        # every meter's consumption and leaks fit within the entry's limit.
+        if description.entity_category is EntityCategory.DIAGNOSTIC and (
+            large_account(len(coordinator.meters))
+        ):
+            self._attr_entity_registry_enabled_default = False
         # What the state was last written from: this meter's reading, and
         # whether the entity was available.
         self._written: tuple[Reading | None, bool] | None = None

@@ -265,8 +265,7 @@ class MeterSensor(MeterEntity, SensorEntity):
         description: MeterSensorDescription,
     ) -> None:
         """Bind the sensor to its meter and table row."""
-        super().__init__(coordinator, meter_id, description.key)
-        self.entity_description = description
+        super().__init__(coordinator, meter_id, description)
 
     @property
     @override
