@@ -123,6 +123,17 @@ def simulator(meters: int) -> Iterator[SimulatorProcess]:
     process.close()
 
 
+def _discovergy_entry() -> MockConfigEntry:
+    """Home Assistant's discovergy entry for the demo account, not polling."""
+    return MockConfigEntry(
+        domain="discovergy",
+        title=DEMO_EMAIL,
+        unique_id=DEMO_EMAIL,
+        data={CONF_EMAIL: DEMO_EMAIL, CONF_PASSWORD: DEMO_PASSWORD},
+        pref_disable_polling=True,
+    )
+
+
 async def _setup(
     hass: HomeAssistant, sim: SimulatorProcess, entry: MockConfigEntry, side: Side
 ) -> None:
@@ -206,13 +217,7 @@ async def test_poll_inexogy(
     # Home Assistant's discovergy, its client pointed at the simulator.
     monkeypatch.setattr(pydiscovergy.discovergy, "API_BASE", simulator.url)
     theirs = Side("discovergy")
-    refused = MockConfigEntry(
-        domain="discovergy",
-        title=DEMO_EMAIL,
-        unique_id=DEMO_EMAIL,
-        data={CONF_EMAIL: DEMO_EMAIL, CONF_PASSWORD: DEMO_PASSWORD},
-        pref_disable_polling=True,
-    )
+    refused = _discovergy_entry()
     # With the simulator's default answer for an inactive meter (400), its
     # first refresh fails and so does its setup.
     refused_side = Side("discovergy, inactive meters refused")
@@ -220,13 +225,7 @@ async def test_poll_inexogy(
     refused_state = refused.state
     await hass.config_entries.async_remove(refused.entry_id)
     simulator.ask("empty 1")
-    theirs_entry = MockConfigEntry(
-        domain="discovergy",
-        title=DEMO_EMAIL,
-        unique_id=DEMO_EMAIL,
-        data={CONF_EMAIL: DEMO_EMAIL, CONF_PASSWORD: DEMO_PASSWORD},
-        pref_disable_polling=True,
-    )
+    theirs_entry = _discovergy_entry()
     await _setup(hass, simulator, theirs_entry, theirs)
     assert theirs_entry.state is ConfigEntryState.LOADED
     coordinators = theirs_entry.runtime_data
