@@ -81,7 +81,7 @@ async def ready(
     await hass.config.async_update(external_url=ha_url)
     sim = ready_sim.ReadySimulator()
     url = await sim.start()
-    yield Ready(sim, url, ha_url)
+    yield Ready(sim, url, ha_url, client.server)
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         await hass.config_entries.async_unload(entry.entry_id)
     await sim.stop()
