@@ -279,6 +279,10 @@ def test_c_ready_push_changes_value(page: Page, stack: Stack, shot: Shot) -> Non
     expect(dialog.get_by_text("Wet").first).to_be_visible()
     shot("ready-leak-alarm")
     page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    # Closing a dialog steps back in the tab's history: wait for that step,
+    # or it undoes the next test's navigation.
+    page.wait_for_function("() => history.state?.dialog === undefined")
 
 
 # ---- (d) statistics in the energy settings -------------------------------------
