@@ -13,12 +13,13 @@ import hmac
 import json
 import logging
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 from oauthlib import oauth1
 from oauthlib.common import generate_nonce, generate_timestamp
 from oauthlib.oauth1.rfc5849.signature import base_string_uri
+from oauthlib.oauth1.rfc5849.utils import escape
 
 from .errors import (
     AuthError,
@@ -172,10 +173,11 @@ class DataSigner:
 
 
 def _escape(value: str) -> str:
-    """Percent-encode as RFC 5849, 3.6 (and oauthlib) do; most values need none."""
+    """Oauthlib's RFC 5849 escape, skipped for the many values that need none."""
     if value.isascii() and value.isalnum():
         return value
-    return quote(value, safe="~")
+    escaped: str = escape(value)  # untyped in oauthlib
+    return escaped
 
 
 def parse_meter(data: Mapping[str, Any]) -> Meter | None:
