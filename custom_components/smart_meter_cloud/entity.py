@@ -22,8 +22,8 @@ from .coordinator import (
     entity_unique_id,
 )
 
-# The most entities a meter of any kind has enabled by default (the tests
-# check it against the tables).
+# The most entities a meter of any kind has enabled by default (a test
+# counts them for every demo meter).
 MAX_ENABLED_PER_METER: Final = 20
 ISSUE_ENTITY_LIMIT: Final = "entity_limit"
 
@@ -121,9 +121,13 @@ class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
         A push or an alarm of a few meters updates the whole coordinator: the
         entities of every other meter would write the same state again.
         """
-        written = (self.coordinator.data.readings.get(self.meter_id), self.available)
-        if self._written is None or (
-            written[0] is not self._written[0] or written[1] != self._written[1]
+        # The same reading object means nothing changed: no deep comparison.
+        reading = self.coordinator.data.readings.get(self.meter_id)
+        available = self.available
+        if (
+            self._written is None
+            or self._written[0] is not reading
+            or self._written[1] != available
         ):
-            self._written = written
+            self._written = (reading, available)
             self.async_write_ha_state()
