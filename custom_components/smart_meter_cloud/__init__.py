@@ -45,7 +45,7 @@ from .coordinator import (
     SmartMeterCoordinator,
     device_identifier,
 )
-from .entity import ISSUE_ENTITY_LIMIT, async_check_entity_limit
+from .entity import async_check_entity_limit, entity_limit_issue_id
 from .services import async_setup_services
 from .statistics import MeterStatistics
 from .webhook import ReadyPushes
@@ -150,7 +150,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
     """Unload a config entry; READY stops pushing once that has worked."""
     if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         return False  # still loaded: keep receiving
-    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_ENTITY_LIMIT}_{entry.entry_id}")
+    ir.async_delete_issue(hass, DOMAIN, entity_limit_issue_id(entry))
     if (pushes := entry.runtime_data.pushes) is not None:
         await pushes.async_stop()
     return True

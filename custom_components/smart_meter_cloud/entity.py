@@ -38,6 +38,11 @@ def large_account(meters: int) -> bool:
     return meters * MAX_ENABLED_PER_METER > limit
 
 
+def entity_limit_issue_id(entry: SmartMeterConfigEntry) -> str:
+    """The repair issue of an entry at Home Assistant's entity limit."""
+    return f"{ISSUE_ENTITY_LIMIT}_{entry.entry_id}"
+
+
 @callback
 def async_check_entity_limit(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> None:
     """Raise a repair while the entry is at Home Assistant's entity limit."""
@@ -45,7 +50,7 @@ def async_check_entity_limit(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
     enabled = er.async_get(hass).entities.get_enabled_count_for_config_entry_id(
         entry.entry_id
     )
-    issue_id = f"{ISSUE_ENTITY_LIMIT}_{entry.entry_id}"
+    issue_id = entity_limit_issue_id(entry)
     if enabled < limit:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         return
