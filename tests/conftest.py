@@ -290,6 +290,31 @@ async def assert_statistics_complete(
     return hours
 
 
+async def assert_changes_add_up(
+    hass: HomeAssistant, statistic_id: str, consumption: float
+) -> None:
+    """Read as the energy dashboard reads them: no hour, day or month below 0.
+
+    Whatever the period, the changes add up to the meter's consumption over
+    every stored hour.
+    """
+    await async_wait_recording_done(hass)
+    for period in ("hour", "day", "month"):
+        found = await get_instance(hass).async_add_executor_job(
+            statistics_during_period,
+            hass,
+            dt_util.utcnow() - timedelta(days=3 * 365 + 62),
+            None,
+            {statistic_id},
+            period,
+            None,
+            {"change"},
+        )
+        changes = [row["change"] for row in found[statistic_id]]
+        assert min(changes) >= -1e-6, (period, min(changes))
+        assert sum(changes) == pytest.approx(consumption), period
+
+
 def assert_consistent(rows: list[dict[str, float]]) -> None:
     """Each hour's consumption is the change of the meter total: no step."""
     for before, after in itertools.pairwise(rows):

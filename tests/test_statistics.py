@@ -2,12 +2,18 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 import json
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder.statistics import list_statistic_ids
+from homeassistant.components.recorder.models import StatisticData
+from homeassistant.components.recorder.statistics import (
+    async_add_external_statistics,
+    get_metadata,
+    list_statistic_ids,
+)
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -27,9 +33,11 @@ from .conftest import (
     Ready,
     SecretWatch,
     add_inexogy_entry,
+    assert_changes_add_up,
     assert_consistent,
     assert_hourly,
     assert_statistics_complete,
+    our_records,
     poll,
     ready_statistics,
     restarted,
@@ -113,7 +121,7 @@ def test_times_between_hours_are_not_totals_of_an_hour() -> None:
 
 def _total(inexogy: Inexogy, meter_id: str, at: datetime, field: str) -> float:
     raw = inexogy.sim.meter(meter_id).values_at(int(at.timestamp() * 1000), False)
-    return raw[field] / (1e10 if field == "energy" else 1e3)
+    return raw[field] / (1e10 if field.startswith("energy") else 1e3)
 
 
 async def test_backfill_30_days_at_setup(
@@ -344,19 +352,154 @@ async def test_more_history_days_fetch_the_earlier_history(
     assert len(rows) == 90 * 24
     assert_hourly(rows)
     assert_consistent(rows)
-    # The hours already there are left as they were.
-    assert rows[-len(before) :] == before
+    # The hours already there keep their totals and consumption; their sums
+    # move up by the consumption before them.
+    _assert_same_hours(rows[-len(before) :], before)
     active = sum(1 for meter in inexogy.sim.meters if meter.active)
     assert inexogy.sim.request_count("/readings") - asked <= 3 * active
     gas = await statistic_rows(hass, GAS_ID)
     assert len(gas) == 90 * 24
     assert_consistent(gas)
+    for key, meter_id, field in _TOTALS:
+        await assert_changes_add_up(
+            hass, key, await _consumption(hass, inexogy, key, meter_id, field)
+        )
 
     # Recorded: a reload asks for nothing more.
     asked = inexogy.sim.request_count("/readings")
     await hass.config_entries.async_reload(inexogy_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert inexogy.sim.request_count("/readings") == asked
+
+
+_TOTALS = (
+    (IMPORT_ID, ELECTRICITY_METER_ID, "energy"),
+    (IMPORT_ID.replace("import", "export"), ELECTRICITY_METER_ID, "energyOut"),
+    (GAS_ID, GAS_METER_ID, "volume"),
+)
+
+
+async def _consumption(
+    hass: HomeAssistant, inexogy: Inexogy, key: str, meter_id: str, field: str
+) -> float:
+    """The meter's consumption over the hours a statistic holds."""
+    rows = await statistic_rows(hass, key)
+    first = datetime.fromtimestamp(rows[0]["start"], UTC)
+    end = datetime.fromtimestamp(rows[-1]["start"], UTC) + H
+    return _total(inexogy, meter_id, end, field) - _total(
+        inexogy, meter_id, first, field
+    )
+
+
+def _assert_same_hours(
+    rows: list[dict[str, float]], before: list[dict[str, float]]
+) -> None:
+    """The same hours with the same totals and consumption, sums moved alike."""
+    assert [r["start"] for r in rows] == [r["start"] for r in before]
+    assert [r["state"] for r in rows] == pytest.approx([r["state"] for r in before])
+    moved = rows[0]["sum"] - before[0]["sum"]
+    assert [r["sum"] - moved for r in rows] == pytest.approx([r["sum"] for r in before])
+
+
+async def _import_history(
+    hass: HomeAssistant, entry: ConfigEntry, start: datetime, end: datetime
+) -> None:
+    await hass.services.async_call(
+        DOMAIN,
+        "import_history",
+        {
+            "config_entry_id": entry.entry_id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        },
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_history_before_the_first_hour_never_books_negative_hours(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    """Extended by the action, then by the option, then both again over it."""
+    before = await statistic_rows(hass, IMPORT_ID)
+    first = datetime.fromtimestamp(before[0]["start"], UTC)
+    # Into the stored hours, then a range ending a day short of them.
+    await _import_history(hass, inexogy_entry, first - timedelta(days=5), first + H)
+    await _import_history(
+        hass, inexogy_entry, first - timedelta(days=12), first - timedelta(days=6)
+    )
+    for key, meter_id, field in _TOTALS:
+        rows = await statistic_rows(hass, key)
+        assert rows[0]["start"] == (first - timedelta(days=12)).timestamp()
+        assert rows[0]["sum"] >= 0
+        await assert_changes_add_up(
+            hass, key, await _consumption(hass, inexogy, key, meter_id, field)
+        )
+    rows = await statistic_rows(hass, IMPORT_ID)
+    _assert_same_hours(rows[-len(before) :], before)
+
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 30, "history_days": 45}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # The day left out is filled; the range again, as it is, changes nothing.
+    await _import_history(hass, inexogy_entry, first - timedelta(days=7), first)
+    for key, meter_id, field in _TOTALS:
+        rows = await statistic_rows(hass, key)
+        assert len(rows) == 45 * 24, key
+        assert_hourly(rows)
+        assert_consistent(rows)
+        await assert_changes_add_up(
+            hass, key, await _consumption(hass, inexogy, key, meter_id, field)
+        )
+
+
+async def test_negative_sums_of_an_earlier_version_are_mended(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What 1.1 stored when history was extended is lifted once, on update."""
+    await hass.config_entries.async_unload(inexogy_entry.entry_id)
+    stored = await statistic_rows(hass, IMPORT_ID)
+    first = datetime.fromtimestamp(stored[0]["start"], UTC)
+    # As 1.1 wrote five more days: led up to the first stored hour.
+    offset = stored[0]["state"] - stored[0]["sum"]
+    earlier = []
+    for hour in range(-5 * 24, 0):
+        start = first + hour * H
+        total = _total(inexogy, ELECTRICITY_METER_ID, start + H, "energy")
+        earlier.append(StatisticData(start=start, state=total, sum=total - offset))
+    found = await get_instance(hass).async_add_executor_job(
+        partial(get_metadata, hass, statistic_ids={IMPORT_ID})
+    )
+    async_add_external_statistics(hass, found[IMPORT_ID][1], earlier)
+    rows = await statistic_rows(hass, IMPORT_ID)
+    assert rows[0]["sum"] < 0
+    hass.config_entries.async_update_entry(inexogy_entry, minor_version=1)
+
+    await hass.config_entries.async_setup(inexogy_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert inexogy_entry.minor_version == 2
+    mended = await statistic_rows(hass, IMPORT_ID)
+    assert mended[0]["sum"] == pytest.approx(0)
+    assert_consistent(mended)
+    # Every hour but the earliest, whose consumption 1.1 did not keep.
+    await assert_changes_add_up(
+        hass,
+        IMPORT_ID,
+        await _consumption(hass, inexogy, IMPORT_ID, ELECTRICITY_METER_ID, "energy")
+        - (
+            mended[0]["state"]
+            - _total(inexogy, ELECTRICITY_METER_ID, first - 5 * 24 * H, "energy")
+        ),
+    )
+    assert len(our_records(caplog, "below zero")) == 1
+    await hass.config_entries.async_reload(inexogy_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(our_records(caplog, "below zero")) == 1
 
 
 WATER_VOLUME = "sensor.water_meter_4567_water_volume"

@@ -47,7 +47,7 @@ from .coordinator import (
 )
 from .entity import async_check_entity_limit, entity_limit_issue_id
 from .services import async_setup_services
-from .statistics import MeterStatistics
+from .statistics import MeterStatistics, async_mend_negative_sums
 from .webhook import ReadyPushes
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
@@ -57,6 +57,19 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions."""
     async_setup_services(hass)
+    return True
+
+
+async def async_migrate_entry(
+    hass: HomeAssistant, entry: SmartMeterConfigEntry
+) -> bool:
+    """Bring an entry of an earlier version up to date, once."""
+    if entry.version > 1:
+        return False  # from a newer version: nothing to go back with
+    if entry.minor_version < 2:
+        # 1.1 could store extended history below zero.
+        await async_mend_negative_sums(hass, entry.data[CONF_PROVIDER])
+        hass.config_entries.async_update_entry(entry, minor_version=2)
     return True
 
 

@@ -178,6 +178,7 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
     """Adds an inexogy account or a READY tenant."""
 
     VERSION = 1
+    MINOR_VERSION = 2
 
     @staticmethod
     @callback

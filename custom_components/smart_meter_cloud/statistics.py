@@ -24,6 +24,7 @@ from homeassistant.components.recorder.models import (
 from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
     get_last_statistics,
+    list_statistic_ids,
     statistics_during_period,
 )
 from homeassistant.const import Platform, UnitOfEnergy, UnitOfVolume
@@ -36,7 +37,7 @@ from homeassistant.util.unit_conversion import EnergyConverter, VolumeConverter
 
 from .api.errors import SmartMeterCloudError
 from .api.models import Medium, Meter, Quantity, Reading
-from .const import CONF_HISTORY_START, DOMAIN
+from .const import CONF_HISTORY_START, DOMAIN, MAX_HISTORY_DAYS
 from .coordinator import entity_unique_id
 
 if TYPE_CHECKING:
@@ -140,6 +141,46 @@ def _unit(quantity: Quantity) -> tuple[str, str | None]:
     if quantity is Quantity.VOLUME:
         return UnitOfVolume.CUBIC_METERS, VolumeConverter.UNIT_CLASS
     return UnitOfEnergy.KILO_WATT_HOUR, EnergyConverter.UNIT_CLASS
+
+
+async def async_mend_negative_sums(hass: HomeAssistant, provider: str) -> None:
+    """Lift statistics whose earliest hours an earlier version stored below zero.
+
+    Extending the history used to lead the earlier hours' sums up to the
+    first stored hour, below zero, and Home Assistant books the earliest
+    hour's change against zero: the energy dashboard showed negative
+    consumption. Moving every row up until the earliest sum is zero mends
+    each change but that hour's, whose consumption is not known (then 0).
+    """
+    recorder = get_instance(hass)
+    prefix = f"{DOMAIN}:{provider}_"
+    found = await recorder.async_add_executor_job(list_statistic_ids, hass, None, "sum")
+    since = dt_util.utcnow() - timedelta(days=MAX_HISTORY_DAYS + 31)
+    mended = 0
+    for statistic in found:
+        key = statistic["statistic_id"]
+        if not key.startswith(prefix):
+            continue
+        rows = await recorder.async_add_executor_job(
+            statistics_during_period, hass, since, None, {key}, "hour", None, {"sum"}
+        )
+        first = rows.get(key, [])[:1]
+        if first and (lowest := float(first[0]["sum"] or 0)) < -EPSILON:
+            recorder.async_adjust_statistics(
+                key,
+                dt_util.utc_from_timestamp(first[0]["start"]),
+                -lowest,
+                statistic["statistics_unit_of_measurement"],
+            )
+            mended += 1
+    if mended:
+        await recorder.async_block_till_done()
+        _LOGGER.warning(
+            "Mended %s statistics whose earliest hours were stored below zero "
+            "when their history was extended: the energy dashboard showed "
+            "negative consumption for them",
+            mended,
+        )
 
 
 class MeterStatistics:
@@ -257,38 +298,39 @@ class MeterStatistics:
         """Import a range again from the cloud's history; return the hours written.
 
         The range joins the stored hours around it: after a stored hour it
-        continues that hour's sum, and a change in the range moves the sums of
-        the stored hours after it. With nothing stored before it (history
-        reaching further back), its sums lead up to the first stored hour,
-        which then stays as it is.
+        continues that hour's sum; with nothing stored before it (history
+        reaching further back) its sums start from zero. The stored hours
+        after it keep their consumption: the recorder moves their sums in
+        one step, so no hour's change ever drops below zero.
         """
         async with self._lock:
             readings = await self._async_history(meter, start - HOUR, end)
             written = 0
+            recorder = get_instance(self.hass)
             for quantity in _totals(meter, readings):
                 key = statistic_id(self.coordinator.provider, meter.id, quantity)
                 stored = await self._async_rows_after(key, start - HOUR)
                 base = _anchor_at(start, stored)
-                rows, _ = hourly_rows(base, _points(readings, quantity))
-                rows = [row for row in rows if start <= row["start"] < end]
+                computed, _ = hourly_rows(base, _points(readings, quantity))
+                rows = [row for row in computed if start <= row["start"] < end]
+                if base is None and rows:
+                    # The hour before the range is not written: start at zero.
+                    before = [row["sum"] for row in computed if row["start"] < start]
+                    if before:
+                        rows = [_moved(row, -before[-1]) for row in rows]
                 later = [row for row in stored if row[0] >= end]
-                if rows and later:
-                    # With no reset between, sum - state is the same all along.
-                    _, state, total = later[0]
-                    last = rows[-1]
-                    shift = (last["sum"] - last["state"]) - (total - state)
-                    if base is None:
-                        rows = [_moved(row, -shift) for row in rows]
-                    elif abs(shift) > EPSILON:
-                        rows += [
-                            StatisticData(start=s, state=state, sum=total + shift)
-                            for s, state, total in later
-                        ]
+                shift = _shift(rows[-1], later[0]) if rows and later else 0.0
                 rows = _changed(rows, stored)
                 if rows:
                     self._write(meter, quantity, rows)
+                if abs(shift) > EPSILON:
+                    recorder.async_adjust_statistics(
+                        key, end, shift, _unit(quantity)[0]
+                    )
                 self._anchors.pop(key, None)
                 written = max(written, len(rows))
+            # What comes next reads these hours back.
+            await recorder.async_block_till_done()
             return written
 
     async def _async_update_meter(
@@ -474,6 +516,16 @@ def _anchor_at(
         ),
         None,
     )
+
+
+def _shift(last: StatisticData, after: tuple[datetime, float, float]) -> float:
+    """How far the sums of the stored hours after a written range must move.
+
+    The first of them used what the total rose by since the range's last
+    hour; a drop there is a reset, counted as nothing.
+    """
+    _, state, total = after
+    return last["sum"] + max(state - last["state"], 0.0) - total
 
 
 def _moved(row: StatisticData, shift: float) -> StatisticData:
