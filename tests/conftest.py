@@ -287,6 +287,7 @@ async def assert_statistics_complete(
         end = dt_util.utc_from_timestamp(rows[-1]["start"] + 3600)
         assert rows[-1]["state"] == pytest.approx(total_at(end))
         assert rows[-1]["sum"] == pytest.approx(total_at(end) - total_at(first))
+        await assert_changes_add_up(hass, statistic_id, total_at(end) - total_at(first))
     return hours
 
 

@@ -300,6 +300,7 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     assert corrected[-2]["sum"] == pytest.approx(rows[-2]["sum"] - 0.005)
     assert corrected[-1]["sum"] == pytest.approx(rows[-1]["sum"])
     assert corrected[-3]["sum"] == pytest.approx(rows[-3]["sum"])
+    await assert_changes_add_up(hass, WATER_ID, corrected[-1]["sum"])
 
 
 # Stopping the first Home Assistant leaves its storage's delayed-write timer.

@@ -58,6 +58,12 @@ STATISTIC_QUANTITIES: Final = frozenset(
 )
 # One request covers this much history: 720 hourly values, well within limits.
 CHUNK: Final = timedelta(days=30)
+# A cloud's history may end before the hour it should have: its `to` may be
+# exclusive, or the newest hour published late, or never. A meter's history
+# is then asked for again an hour later at the earliest, and twice as late
+# each time nothing new came, up to this; a poll otherwise costs the latest
+# reading alone.
+MAX_HISTORY_WAIT: Final = timedelta(hours=8)
 DEFAULT_BACKFILL: Final = timedelta(days=30)
 # Stored values come back as floats of the database: compare with a margin.
 EPSILON: Final = 1e-9
@@ -71,6 +77,15 @@ class Anchor:
     time: datetime
     total: float
     sum: float
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """A meter whose history ended before its newest hour, and until when to wait."""
+
+    reached: datetime | None
+    wait: timedelta
+    until: datetime
 
 
 @lru_cache(maxsize=1 << 16)
@@ -201,6 +216,7 @@ class MeterStatistics:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._again = False
+        self._lags: dict[str, Lag] = {}
         # The option asks for more history than was imported: fetch it first.
         entry = coordinator.config_entry
         self._since = floor_hour(dt_util.utcnow()) - backfill
@@ -287,7 +303,7 @@ class MeterStatistics:
                 times.append(anchor.time)
         if not times:
             return True  # no register the energy dashboard can use
-        if min(times) < floor_hour(latest.time):
+        if min(times) < floor_hour(latest.time) and not self._waiting(meter.id):
             return False
         last = max(times)
         return all(
@@ -362,20 +378,56 @@ class MeterStatistics:
             readings = [r for r in readings if r.time > max(starts)]
         have = {r.time for r in readings}
         needed = start + HOUR
-        if needed <= newest and not all(t in have for t in _hours(needed, newest)):
+        if (
+            needed <= newest
+            and not all(t in have for t in _hours(needed, newest))
+            and not self._waiting(meter.id)
+        ):
             # Each chunk is written as it arrives: a backfill cut short by a
             # restart or an outage resumes from the last hour it stored.
+            # Up to the reading's moment: a cloud whose `to` is exclusive
+            # still answers the newest whole hour.
             try:
-                async for chunk in self._async_chunks(meter, start, newest):
+                async for chunk in self._async_chunks(meter, start, latest.time):
                     self._write_rows(meter, anchors, chunk)
             except SmartMeterCloudError as err:
                 _LOGGER.debug(
                     "History of meter %s not available now: %s", meter.id, err
                 )
+                self._note_lag(meter, None, newest)
                 return
+            self._note_lag(meter, min(_times(anchors), default=None), newest)
         if latest.time == newest:
             readings.append(latest)
         self._write_rows(meter, anchors, readings)
+
+    def _waiting(self, meter_id: str) -> bool:
+        """Whether a meter's history lags and is not to be asked for yet."""
+        lag = self._lags.get(meter_id)
+        return lag is not None and dt_util.utcnow() < lag.until
+
+    def _note_lag(
+        self, meter: Meter, reached: datetime | None, newest: datetime
+    ) -> None:
+        """After asking for history: wait longer each time it brought nothing."""
+        if reached is not None and reached >= newest:
+            self._lags.pop(meter.id, None)
+            return
+        lag = self._lags.get(meter.id)
+        wait = (
+            min(lag.wait * 2, MAX_HISTORY_WAIT)
+            if lag is not None and (reached is None or reached == lag.reached)
+            else HOUR
+        )
+        if lag is None or wait != lag.wait:
+            _LOGGER.debug(
+                "History of meter %s ends at %s, before %s: asking again in %s",
+                meter.id,
+                reached,
+                newest,
+                wait,
+            )
+        self._lags[meter.id] = Lag(reached, wait, dt_util.utcnow() + wait)
 
     def _write_rows(
         self,
@@ -422,6 +474,8 @@ class MeterStatistics:
         chunk_start = start
         while chunk_start < end:
             chunk_end = min(chunk_start + CHUNK, end)
+            if end - chunk_end < HOUR:
+                chunk_end = end  # no request for a part of an hour
             yield await self.coordinator.client.history(
                 meter.id, chunk_start, chunk_end
             )
@@ -576,6 +630,12 @@ def _counts(meter: Meter, quantity: Quantity) -> bool:
 
 def _totals(meter: Meter, readings: Iterable[Reading]) -> set[Quantity]:
     return {q for r in readings for q in r.values if _counts(meter, q)}
+
+
+def _times(anchors: Mapping[Quantity, Anchor | None]) -> Iterable[datetime]:
+    """Where each register's hours end; none while one has no hour yet."""
+    if all(anchor is not None for anchor in anchors.values()):
+        yield from (anchor.time for anchor in anchors.values() if anchor)
 
 
 def _hours(start: datetime, end: datetime) -> Iterable[datetime]:

@@ -1,5 +1,7 @@
 """Fake provider clouds (aiohttp apps) for tests, development and benchmarks."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 
@@ -13,3 +15,34 @@ class Answer(NamedTuple):
     method: str
     path: str
     status: int
+
+
+@dataclass
+class HistoryWindow:
+    """Where a cloud's hourly history ends: what its documentation leaves open.
+
+    Times are epoch seconds. The default answers every hour up to and
+    including `to`, as soon as the hour has ended.
+    """
+
+    # `to` itself is not answered.
+    to_exclusive: bool = False
+    # An hour is published this many seconds after it ended (not yet: later).
+    delay: float = 0
+    # Hours that are never published.
+    missing: set[int] = field(default_factory=set)
+
+    def answered(
+        self, times: Iterable[int], end: int, now: float, unit: int = 1
+    ) -> list[int]:
+        """The times of a history request's grid that this cloud answers.
+
+        `unit` is 1000 for a cloud counting in epoch milliseconds.
+        """
+        return [
+            t
+            for t in times
+            if (t < end or (t == end and not self.to_exclusive))
+            and t + self.delay * unit <= now
+            and t // unit not in self.missing
+        ]

@@ -31,7 +31,7 @@ from aiohttp import web
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
-from tests.simulator import Answer
+from tests.simulator import Answer, HistoryWindow
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
@@ -314,6 +314,8 @@ class InexogySimulator:
         self.readings_left: int | None = None
         # A fault of the meter list alone (not TIMEOUT), the readings unharmed.
         self.list_fault = Fault.NONE
+        # Where /readings ends: `to` inclusive or not, the newest hour late.
+        self.window = HistoryWindow()
         self._arrived = asyncio.Event()
         self._fault = Fault.NONE
         self._meter_faults = _FaultMap(self._wake, {})
@@ -685,6 +687,7 @@ class InexogySimulator:
         grid = self.boundaries(resolution, start, min(end, now))
         if len(times := list(islice(grid, MAX_READINGS + 1))) > MAX_READINGS:
             raise _text(400, "Too many values requested")
+        times = self.window.answered(times, end, now, 1000)
         return [
             {"time": t, "values": self._values(meter, t, request, fault)} for t in times
         ], fault

@@ -40,7 +40,7 @@ import uuid
 import aiohttp
 from aiohttp import web
 
-from tests.simulator import Answer
+from tests.simulator import Answer, HistoryWindow
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -534,6 +534,8 @@ class ReadySimulator:
         self.deliveries: list[Delivery] = []
         self._fault = Fault.NONE
         self._history_left: int | None = None
+        # Where the history ends: `to` inclusive or not, the newest hour late.
+        self.window = HistoryWindow()
         self._tokens: dict[str, _Token] = {}
         self._pending: list[_Pending] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -911,7 +913,8 @@ class ReadySimulator:
         if first <= end and (end - first) // step + 1 > MAX_READINGS:
             raise _problem(400, f"At most {MAX_READINGS} readings per request.")
         stop = min(end, self.last_hour())  # nothing from the future
-        readings = [meter.reading(t) for t in range(first, stop + 1, step)]
+        hours = self.window.answered(range(first, stop + 1, step), end, self.clock())
+        readings = [meter.reading(t) for t in hours]
         return web.json_response(readings, dumps=_json_text)
 
     async def _list_subscriptions(self, request: web.Request) -> web.Response:
