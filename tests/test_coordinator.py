@@ -226,6 +226,7 @@ async def test_meter_leaving_the_account_takes_its_device(
     inexogy: Inexogy,
     inexogy_entry: ConfigEntry,
     device_registry: dr.DeviceRegistry,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     identifier = (DOMAIN, f"inexogy_{GAS_METER_ID}")
     entry_id = inexogy_entry.entry_id
@@ -233,5 +234,9 @@ async def test_meter_leaving_the_account_takes_its_device(
     inexogy.sim.meters = [m for m in inexogy.sim.meters if m.meter_id != GAS_METER_ID]
     await hass.config_entries.async_reload(inexogy_entry.entry_id)
     await hass.async_block_till_done()
+    # Missing from one list it stays; missing from three, over hours, it goes.
+    assert device_registry.async_get_device_by_identifier(identifier, entry_id)
+    for _ in range(3):
+        await poll(hass, freezer, 3600)
     assert not device_registry.async_get_device_by_identifier(identifier, entry_id)
     assert hass.states.get(GAS) is None

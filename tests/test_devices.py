@@ -109,6 +109,11 @@ async def test_meter_leaving_takes_its_device(
     gas_unique_id = f"inexogy_{GAS_METER_ID}_volume"
     assert entity_registry.async_get_entity_id("sensor", DOMAIN, gas_unique_id)
     inexogy.sim.meters = [m for m in inexogy.sim.meters if m.meter_id != GAS_METER_ID]
+    # Missing from one list, or two, it stays: unavailable, with a reason.
+    for _ in range(2):
+        await later(hass, freezer, HOUR)
+        assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
+        assert hass.states.get(GAS).state == "unavailable"  # type: ignore[union-attr]
     await later(hass, freezer, HOUR)
     assert not device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
     assert not entity_registry.async_get_entity_id("sensor", DOMAIN, gas_unique_id)
@@ -121,6 +126,41 @@ async def test_meter_leaving_takes_its_device(
     await later(hass, freezer, HOUR)
     assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
     assert hass.states.get(GAS) is not None
+
+
+async def test_an_empty_list_deletes_nothing(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The cloud answers its meter list with nothing, now and then."""
+    devices = dr.async_entries_for_config_entry(device_registry, inexogy_entry.entry_id)
+    entities = er.async_entries_for_config_entry(
+        entity_registry, inexogy_entry.entry_id
+    )
+    inexogy.sim.list_fault = Fault.EMPTY_LIST
+    await later(hass, freezer, HOUR)
+    inexogy.sim.list_fault = Fault.NONE
+    await later(hass, freezer, HOUR)
+    assert (
+        dr.async_entries_for_config_entry(device_registry, inexogy_entry.entry_id)
+        == devices
+    )
+    assert (
+        er.async_entries_for_config_entry(entity_registry, inexogy_entry.entry_id)
+        == entities
+    )
+    assert hass.states.get(GAS).state != "unavailable"  # type: ignore[union-attr]
+    # Nor does one at setup.
+    inexogy.sim.list_fault = Fault.EMPTY_LIST
+    await hass.config_entries.async_reload(inexogy_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(
+        dr.async_entries_for_config_entry(device_registry, inexogy_entry.entry_id)
+    ) == len(devices)
 
 
 async def test_listing_failure_keeps_the_meters(
@@ -224,10 +264,14 @@ async def test_ready_meter_joining_and_leaving(
     assert ready_entry.runtime_data is runtime
 
     ready.sim.set_meter_count(5)
-    freezer.tick(HOUR)
-    async_fire_time_changed(hass)
-    await settle(hass, ready)
-    assert not device(device_registry, ready_entry, "kamstrup_ready", new.meter_id)
+    for hour in range(3):
+        assert device(device_registry, ready_entry, "kamstrup_ready", new.meter_id)
+        freezer.tick(HOUR)
+        async_fire_time_changed(hass)
+        await settle(hass, ready)
+        assert hour < 2 or not device(
+            device_registry, ready_entry, "kamstrup_ready", new.meter_id
+        )
     assert hass.states.get("binary_sensor.water_meter_0005_leak") is None
     assert ready_entry.state is ConfigEntryState.LOADED
 

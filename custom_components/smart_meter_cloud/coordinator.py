@@ -18,10 +18,18 @@ from .api.errors import (
     AuthError,
     BadRequestError,
     CannotConnectError,
+    InvalidResponseError,
     RateLimitedError,
     SmartMeterCloudError,
 )
-from .api.models import TOTAL_QUANTITIES, Alarm, Meter, MeterClient, Reading
+from .api.models import (
+    TOTAL_QUANTITIES,
+    Alarm,
+    Meter,
+    MeterClient,
+    Reading,
+    max_per_hour,
+)
 from .const import CONF_METERS, DEFAULT_SCAN_INTERVAL, DOMAIN
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,11 +38,18 @@ _LOGGER = logging.getLogger(__name__)
 # account (or, for inexogy, start measuring) appear, and those that leave go,
 # without a reload.
 METER_LIST_INTERVAL: Final = timedelta(hours=1)
+# A meter missing from the account's list goes, with its device, only once
+# it was missing from this many listings in a row, over this long at least.
+GONE_AFTER_LISTINGS: Final = 3
+GONE_AFTER: Final = timedelta(hours=2)
 # A push comes hours late, never early: one stamped later than this ahead of
 # our clock has a clock gone wrong behind it. Taken, it would stand as the
 # latest reading until its time came and spread made-up consumption over the
 # hours before it.
 MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
+# Two readings closer than this are judged as this far apart: a meter's
+# own clock and the cloud's rounding blur the time between them.
+MIN_HOURS: Final = 1 / 60
 
 if TYPE_CHECKING:
     from .statistics import MeterStatistics
@@ -83,16 +98,27 @@ def error_key(err: SmartMeterCloudError) -> str:
 
 
 def keep_totals_monotonic(previous: Reading | None, new: Reading) -> Reading:
-    """Drop total registers that went backwards or came as an all-zero glitch.
+    """Drop total registers that went backwards, jumped or came as all zeros.
 
-    The cloud now and then answers with every total at 0, or with a total
-    below one it reported before; neither is real consumption, so the last
-    good value stays.
+    The cloud now and then answers with every total at 0, with a total below
+    one it reported before, or with a spike no meter could deliver in the
+    time since; none is real consumption, so the last good value stays.
     """
     totals = {q: v for q, v in new.values.items() if q in TOTAL_QUANTITIES}
     glitch = bool(totals) and not any(totals.values())
     before = previous.values if previous else {}
-    wrong = [q for q, v in totals.items() if glitch or v < before.get(q, v)]
+    hours = (
+        max((new.time - previous.time) / timedelta(hours=1), MIN_HOURS)
+        if previous
+        else 0.0
+    )
+    wrong = [
+        q
+        for q, v in totals.items()
+        if glitch
+        or v < before.get(q, v)
+        or v - before.get(q, v) > max_per_hour(q) * hours
+    ]
     if not wrong:
         return new
     values = dict(new.values)
@@ -101,6 +127,24 @@ def keep_totals_monotonic(previous: Reading | None, new: Reading) -> Reading:
             values[quantity] = before[quantity]
         else:
             del values[quantity]
+    return replace(new, values=values)
+
+
+def merge_reading(previous: Reading | None, new: Reading) -> Reading:
+    """The new reading over the previous one: what it lacks or got wrong stays.
+
+    A register it does not carry (a partial or malformed answer) keeps its
+    last value, and so do totals that went wrong and alarms it does not
+    report.
+    """
+    new = keep_totals_monotonic(previous, new)
+    if previous is None:
+        return new
+    values = {**previous.values, **new.values}
+    if new.alarms is None:
+        return replace(
+            new, values=values, alarms=previous.alarms, info_code=previous.info_code
+        )
     return replace(new, values=values)
 
 
@@ -137,6 +181,10 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         self._meters_listed = dt_util.utcnow()
         # Every reading received since statistics last looked, pushes included.
         self._received: list[tuple[str, Reading]] = []
+        # When each meter's alarms were last reported.
+        self._alarms_at: dict[str, datetime] = {}
+        # Meters missing from the latest listings: since when, how many times.
+        self._missing: dict[str, tuple[datetime, int]] = {}
 
     @override
     async def _async_setup(self) -> None:
@@ -150,30 +198,52 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         """Poll the active meters chosen in the options; all when none were.
 
         A meter chosen by name stays; with no choice, every meter the account
-        gains is polled. Devices of meters no longer polled go.
+        gains is polled. A meter the cloud says is inactive, or one no
+        longer chosen, goes with its device; one missing from the list goes
+        only when it stayed missing (one empty answer deletes nothing).
         """
         meters = await self.client.meters()
-        self._meters_listed = dt_util.utcnow()
+        now = self._meters_listed = dt_util.utcnow()
         chosen = self.config_entry.options.get(CONF_METERS)
+        listed = {m.id for m in meters}
         self.available_meters = {m.id: m for m in meters if m.active}
+        registry = dr.async_get(self.hass)
+        devices = {
+            _meter_of(device, self.provider): device
+            for device in dr.async_entries_for_config_entry(
+                registry, self.config_entry.entry_id
+            )
+        }
+        # Polled, or known from a device of an earlier run.
+        missing = (self.meters.keys() | devices.keys()) - listed
+        self._missing = {
+            meter_id: (since, times + 1)
+            for meter_id in missing
+            for since, times in [self._missing.get(meter_id, (now, 0))]
+        }
+        kept = {
+            meter_id: meter
+            for meter_id, meter in self.meters.items()
+            if meter_id in missing and not self._gone(meter_id, now)
+        }
         self.meters = {
             meter_id: meter
-            for meter_id, meter in self.available_meters.items()
+            for meter_id, meter in (self.available_meters | kept).items()
             if chosen is None or meter_id in chosen
         }
-        self._remove_stale_devices()
-
-    def _remove_stale_devices(self) -> None:
-        """Drop devices of meters that left the account or were deselected."""
-        registry = dr.async_get(self.hass)
-        wanted = {
-            device_identifier(self.provider, meter_id) for meter_id in self.meters
-        }
-        for device in dr.async_entries_for_config_entry(
-            registry, self.config_entry.entry_id
-        ):
-            if not device.identifiers & wanted:
+        # Devices of meters no longer polled go: deselected, inactive, or
+        # missing long enough. Their entity ids, names and areas are the
+        # user's, so one that is only missing waits.
+        for meter_id, device in devices.items():
+            if meter_id not in self.meters and not (
+                meter_id in missing and not self._gone(meter_id, now)
+            ):
                 registry.async_remove_device(device.id)
+
+    def _gone(self, meter_id: str, now: datetime) -> bool:
+        """Whether a meter has been missing from the list long enough to go."""
+        since, times = self._missing.get(meter_id, (now, 0))
+        return times >= GONE_AFTER_LISTINGS and now - since >= GONE_AFTER
 
     async def _async_list_meters_again(self) -> list[str]:
         """Follow the account's meters, say what changed; return those joined."""
@@ -225,13 +295,16 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             if meter_id in self.meters
         }
         for meter_id, result in results.items():
-            if meter_id not in self.meters:
+            if meter_id not in self.meters or not isinstance(result, Reading):
                 continue
-            if isinstance(result, Reading):
-                self._received.append((meter_id, result))
-                readings[meter_id] = keep_totals_monotonic(
-                    readings.get(meter_id), result
+            if result.time > dt_util.utcnow() + MAX_CLOCK_SKEW:
+                # Taken, it would stand as the latest until its time came.
+                errors[meter_id] = InvalidResponseError(
+                    f"reading stamped {result.time.isoformat()}, ahead of our clock"
                 )
+                continue
+            self._received.append((meter_id, result))
+            readings[meter_id] = self._merged(meter_id, readings.get(meter_id), result)
         failures = {
             meter_id: error_key(err)
             for meter_id, err in errors.items()
@@ -256,8 +329,19 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             self._received.append((meter_id, reading))
             old = readings.get(meter_id)
             if old is None or reading.time >= old.time:
-                readings[meter_id] = keep_totals_monotonic(old, reading)
+                readings[meter_id] = self._merged(meter_id, old, reading)
         self.async_set_updated_data(MeterData(readings, data.failures))
+
+    def _merged(self, meter_id: str, old: Reading | None, new: Reading) -> Reading:
+        """A newer reading over the old; its alarms only if not older than ours."""
+        merged = merge_reading(old, new)
+        if new.alarms is None:
+            return merged
+        at = self._alarms_at.get(meter_id)
+        if at is not None and new.time < at and old is not None:
+            return replace(merged, alarms=old.alarms, info_code=old.info_code)
+        self._alarms_at[meter_id] = new.time
+        return merged
 
     def take_pushed(self) -> list[tuple[str, Reading]]:
         """Hand over the readings received since the last call."""
@@ -268,14 +352,41 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
     def async_push_alarms(
         self, pushed: Iterable[tuple[str, datetime, frozenset[Alarm], int]]
     ) -> None:
-        """Apply pushed alarm changes of our meters."""
+        """Apply pushed alarm changes of our meters; an older one never wins.
+
+        A redelivered or late alarm push must not clear a leak or burst that
+        a newer push or reading reported.
+        """
         data = self.data or MeterData()
         readings = dict(data.readings)
         for meter_id, moment, alarms, code in pushed:
-            if meter_id in self.meters and not _from_the_future(meter_id, moment):
-                base = readings.get(meter_id) or Reading(time=moment, values={})
-                readings[meter_id] = replace(base, alarms=alarms, info_code=code)
+            if meter_id not in self.meters or _from_the_future(meter_id, moment):
+                continue
+            if (at := self._alarms_at.get(meter_id)) is not None and moment < at:
+                _LOGGER.debug(
+                    "Ignoring alarms of meter %s stamped %s, older than %s",
+                    meter_id,
+                    moment,
+                    at,
+                )
+                continue
+            self._alarms_at[meter_id] = moment
+            base = readings.get(meter_id) or Reading(time=moment, values={})
+            readings[meter_id] = replace(base, alarms=alarms, info_code=code)
         self.async_set_updated_data(MeterData(readings, data.failures))
+
+
+def _meter_of(device: dr.DeviceEntry, provider: str) -> str:
+    """The meter id a device of ours stands for."""
+    prefix = f"{provider}_"
+    return next(
+        (
+            name.removeprefix(prefix)
+            for domain, name in device.identifiers
+            if domain == DOMAIN and name.startswith(prefix)
+        ),
+        "",
+    )
 
 
 def _from_the_future(meter_id: str, moment: datetime) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 import logging
+import math
 import re
 from typing import TYPE_CHECKING, Final
 
@@ -36,7 +37,7 @@ from homeassistant.util.hass_dict import HassKey
 from homeassistant.util.unit_conversion import EnergyConverter, VolumeConverter
 
 from .api.errors import SmartMeterCloudError
-from .api.models import Medium, Meter, Quantity, Reading
+from .api.models import Medium, Meter, Quantity, Reading, max_per_hour
 from .const import CONF_HISTORY_START, DOMAIN, MAX_HISTORY_DAYS
 from .coordinator import entity_unique_id
 
@@ -101,15 +102,19 @@ def floor_hour(moment: datetime) -> datetime:
 
 
 def hourly_rows(
-    anchor: Anchor | None, points: Mapping[datetime, float]
+    anchor: Anchor | None,
+    points: Mapping[datetime, float],
+    most_per_hour: float = math.inf,
 ) -> tuple[list[StatisticData], Anchor | None]:
     """Turn totals at whole hours into hourly rows, continuing from `anchor`.
 
     Consumption between two totals more than an hour apart is spread evenly
     over the hours between them. A total of 0 or below the last one is a
     glitch if a later total comes back up; if it stays lower the meter was
-    reset or replaced, and the sum continues from the new base. A drop not
-    yet confirmed by a later total waits for the next import.
+    reset or replaced, and the sum continues from the new base. A rise of
+    more than `most_per_hour` an hour is a glitch if a later total comes
+    back below it, and a new base if it stays. A drop or jump not yet
+    confirmed by a later total waits for the next import.
     """
     ordered = sorted((t, v) for t, v in points.items() if t == floor_hour(t))
     rows: list[StatisticData] = []
@@ -122,8 +127,9 @@ def hourly_rows(
             continue
         if time <= anchor.time:
             continue
+        hours = round((time - anchor.time) / HOUR)
+        later = [value for _, value in ordered[index + 1 :]]
         if total < anchor.total:
-            later = [value for _, value in ordered[index + 1 :]]
             if total == 0 or any(value >= anchor.total for value in later):
                 continue  # a glitch: the total comes back
             if not later:
@@ -135,9 +141,20 @@ def hourly_rows(
                 total,
             )
             used = 0.0
+        elif total - anchor.total > most_per_hour * hours:
+            if any(value < total for value in later):
+                continue  # a spike: the total comes back below it
+            if not later:
+                break
+            _LOGGER.info(
+                "Meter total jumped from %s to %s, more than a meter can "
+                "measure, and stayed: continuing the sum from the new base",
+                anchor.total,
+                total,
+            )
+            used = 0.0
         else:
             used = total - anchor.total
-        hours = round((time - anchor.time) / HOUR)
         for step in range(1, hours + 1):
             share = used * step / hours
             end_total = total if step == hours else anchor.total + share
@@ -263,6 +280,12 @@ class MeterStatistics:
             self._record_history_start(reached)
         self._extend_to = None
 
+    def _earliest(self) -> datetime:
+        """The first hour a reading may write or correct: the imported range's."""
+        entry = self.coordinator.config_entry
+        reached = dt_util.parse_datetime(entry.data.get(CONF_HISTORY_START, ""))
+        return min(self._since, reached) if reached else self._since
+
     def _record_history_start(self, start: datetime) -> None:
         entry = self.coordinator.config_entry
         self.hass.config_entries.async_update_entry(
@@ -273,7 +296,16 @@ class MeterStatistics:
         """Import what is new for every meter: pushed hours, else history."""
         async with self._lock:
             by_meter: dict[str, list[Reading]] = {}
+            earliest = self._earliest()
             for meter_id, reading in pushed:
+                if reading.time < earliest:
+                    _LOGGER.debug(
+                        "Ignoring a reading of meter %s stamped %s, before the "
+                        "imported history",
+                        meter_id,
+                        reading.time,
+                    )
+                    continue
                 by_meter.setdefault(meter_id, []).append(reading)
             data = self.coordinator.data
             for meter in list(self.coordinator.meters.values()):
@@ -327,7 +359,9 @@ class MeterStatistics:
                 key = statistic_id(self.coordinator.provider, meter.id, quantity)
                 stored = await self._async_rows_after(key, start - HOUR)
                 base = _anchor_at(start, stored)
-                computed, _ = hourly_rows(base, _points(readings, quantity))
+                computed, _ = hourly_rows(
+                    base, _points(readings, quantity), max_per_hour(quantity)
+                )
                 rows = [row for row in computed if start <= row["start"] < end]
                 if base is None and rows:
                     # The hour before the range is not written: start at zero.
@@ -397,7 +431,10 @@ class MeterStatistics:
                 self._note_lag(meter, None, newest)
                 return
             self._note_lag(meter, min(_times(anchors), default=None), newest)
-        if latest.time == newest:
+        # The latest as the cloud sent it is among the received readings; the
+        # coordinator's copy has glitches replaced by the last good totals,
+        # which would book nothing for this hour and double the next.
+        if latest.time == newest and all(r.time != newest for r in readings):
             readings.append(latest)
         self._write_rows(meter, anchors, readings)
 
@@ -438,7 +475,9 @@ class MeterStatistics:
         """Write the hours after each register's anchor; move the anchors on."""
         for quantity, anchor in anchors.items():
             key = statistic_id(self.coordinator.provider, meter.id, quantity)
-            rows, anchors[quantity] = hourly_rows(anchor, _points(readings, quantity))
+            rows, anchors[quantity] = hourly_rows(
+                anchor, _points(readings, quantity), max_per_hour(quantity)
+            )
             if rows:
                 self._write(meter, quantity, rows)
             self._anchors[key] = anchors[quantity]
@@ -447,6 +486,8 @@ class MeterStatistics:
         self, meter: Meter, readings: list[Reading], since: datetime
     ) -> None:
         """A pushed hour we already have: write it and every later hour again."""
+        # The hours it corrects may still be on their way to the database.
+        await get_instance(self.hass).async_block_till_done()
         for quantity in _totals(meter, readings):
             key = statistic_id(self.coordinator.provider, meter.id, quantity)
             # The row ending at `since` changes: start from the one before it.
@@ -456,7 +497,7 @@ class MeterStatistics:
             base = _anchor_at(since - HOUR, stored)
             totals = {start + HOUR: state for start, state, _ in stored}
             totals.update(_points(readings, quantity))
-            rows, anchor = hourly_rows(base, totals)
+            rows, anchor = hourly_rows(base, totals, max_per_hour(quantity))
             self._write(meter, quantity, rows)
             self._anchors[key] = anchor
 

@@ -8,6 +8,8 @@ command line on stdin:
 
 - ``tick S``: move the clock on by S seconds
 - ``empty 0|1``: how /last_reading answers an inactive meter (400 or empty)
+- ``window exclusive|delay S``: /readings leaves out `to`, or publishes an
+  hour S seconds after it ended
 - ``stats``: requests per path so far, and the process's CPU seconds
 """
 
@@ -18,6 +20,7 @@ import json
 import os
 import sys
 
+from tests.simulator import HistoryWindow
 from tests.simulator.inexogy import (
     ELECTRICITY_METER_ID,
     InexogySimulator,
@@ -61,6 +64,13 @@ def answer(sim: InexogySimulator, clock: Clock, line: str) -> object:
     if command == "empty":
         sim.inactive_reads_empty = argument == "1"
         return sim.inactive_reads_empty
+    if command == "window":
+        kind, _, value = argument.partition(" ")
+        if kind == "exclusive":
+            sim.window = HistoryWindow(to_exclusive=True)
+        else:
+            sim.window = HistoryWindow(delay=float(value))
+        return dataclasses.asdict(sim.window)
     if command == "stats":
         times = os.times()
         return {

@@ -73,6 +73,9 @@ class Fault(StrEnum):
     TIMEOUT = "timeout"
     MALFORMED_JSON = "malformed_json"
     ALL_ZERO_TOTALS = "all_zero_totals"
+    EMPTY_LIST = "empty_list"  # /meters answers [] (for the meter list alone)
+    SPIKE = "spike"  # totals 1e20 times too high
+    AHEAD = "ahead"  # /last_reading stamped a day ahead of the clock
 
 
 @dataclass(frozen=True)
@@ -638,9 +641,15 @@ class InexogySimulator:
             values = {k: v for k, v in values.items() if k in wanted}  # ignore unknown
         if fault is Fault.ALL_ZERO_TOTALS:
             values |= {k: 0 for k in values if k.startswith(("energy", "volume"))}
+        if fault is Fault.SPIKE:
+            values |= {
+                k: v * 10**20 for k, v in values.items() if k.startswith("energy")
+            }
         return values
 
     async def _meters(self, request: web.Request) -> tuple[Any, Fault]:
+        if self.list_fault is Fault.EMPTY_LIST:
+            return [], self.fault
         await self._apply(self.list_fault, lambda: False)
         now = self.now_ms()
         return [
@@ -661,7 +670,8 @@ class InexogySimulator:
             if self.inactive_reads_empty:
                 return {"time": now, "values": {}}, fault
             raise _text(400, f"No readings available for meterId: {meter.meter_id}")
-        return {"time": now, "values": self._values(meter, now, request, fault)}, fault
+        stamp = now + 86_400_000 if fault is Fault.AHEAD else now
+        return {"time": stamp, "values": self._values(meter, now, request, fault)}, fault
 
     async def _readings(self, request: web.Request) -> tuple[Any, Fault]:
         if self.readings_left is not None:

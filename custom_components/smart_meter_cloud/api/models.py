@@ -68,6 +68,15 @@ TOTAL_QUANTITIES = frozenset(
 )
 
 
+def max_per_hour(quantity: Quantity) -> float:
+    """More than a meter of this register can measure in an hour, in its unit.
+
+    A district heating substation or a factory feed stays well below 10 MW
+    and 1,000 m³/h; a total rising faster is a glitch of the cloud.
+    """
+    return 1_000.0 if quantity is Quantity.VOLUME else 10_000.0
+
+
 class Alarm(StrEnum):
     """A condition a meter reports about itself."""
 

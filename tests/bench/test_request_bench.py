@@ -1,0 +1,132 @@
+"""Benchmark: requests per polling cycle, wherever the cloud's history ends.
+
+100 inexogy meters, a quarter inactive, polled every 30 s for two hours by
+this integration and by Home Assistant's own `discovergy`, side by side,
+against a cloud whose `/readings` answers `to` itself, leaves it out, or
+publishes each hour 20 minutes late. The simulator runs in its own process.
+"""
+
+from collections import Counter
+from datetime import UTC, datetime
+import logging
+import os
+import statistics
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_EMAIL
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+import pydiscovergy.discovergy
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.smart_meter_cloud.api.inexogy import InexogyClient
+from custom_components.smart_meter_cloud.const import (
+    CONF_ACCESS_TOKEN_SECRET,
+    CONF_BASE_URL,
+    CONF_CONSUMER_KEY,
+    CONF_CONSUMER_SECRET,
+    CONF_HISTORY_DAYS,
+    CONF_PROVIDER,
+    DOMAIN,
+    PROVIDER_INEXOGY,
+)
+from tests.bench.test_polling_bench import (
+    Side,
+    SimulatorProcess,
+    _discovergy_entry,
+    _setup,
+    simulator,  # noqa: F401  (the fixture)
+)
+from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD
+
+METERS = 100
+CYCLES = 2 * 120  # two hours at one poll each 30 s
+WINDOWS = {
+    "to inclusive": None,
+    "to exclusive": "exclusive",
+    "20 min late": "delay 1200",
+}
+
+
+@pytest.fixture
+def meters() -> int:
+    return METERS
+
+
+@pytest.mark.parametrize("window", WINDOWS.values(), ids=WINDOWS.keys())
+async def test_requests_per_cycle(
+    hass: HomeAssistant,
+    socket_enabled: None,
+    simulator: SimulatorProcess,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    freezer: FrozenDateTimeFactory,
+    window: str | None,
+) -> None:
+    # Home Assistant's clock follows the cloud's: when to ask again counts.
+    freezer.move_to(datetime.fromtimestamp(simulator.ask("tick 0"), UTC))
+    hass.loop.set_debug(False)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if window:
+        simulator.ask(f"window {window}")
+    simulator.ask("empty 1")  # discovergy's setup fails on a 400 otherwise
+    client = InexogyClient(async_get_clientsession(hass), base_url=simulator.url)
+    credentials = await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
+    ours = Side("smart_meter_cloud")
+    ours_entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=DEMO_EMAIL,
+        unique_id=f"{PROVIDER_INEXOGY}_{DEMO_EMAIL}",
+        data={
+            CONF_PROVIDER: PROVIDER_INEXOGY,
+            CONF_EMAIL: DEMO_EMAIL,
+            CONF_CONSUMER_KEY: credentials.consumer_key,
+            CONF_CONSUMER_SECRET: credentials.consumer_secret,
+            "access_token": credentials.access_token,
+            CONF_ACCESS_TOKEN_SECRET: credentials.access_token_secret,
+            CONF_BASE_URL: simulator.url,
+        },
+        options={CONF_HISTORY_DAYS: 1},
+        pref_disable_polling=True,
+        minor_version=2,
+    )
+    await _setup(hass, simulator, ours_entry, ours)
+    assert ours_entry.state is ConfigEntryState.LOADED
+    coordinator = ours_entry.runtime_data.coordinator
+    monkeypatch.setattr(pydiscovergy.discovergy, "API_BASE", simulator.url)
+    theirs = Side("discovergy")
+    theirs_entry = _discovergy_entry()
+    await _setup(hass, simulator, theirs_entry, theirs)
+    assert theirs_entry.state is ConfigEntryState.LOADED
+
+    per_path: dict[str, Counter[str]] = {ours.name: Counter(), theirs.name: Counter()}
+    for _ in range(CYCLES):
+        simulator.ask("tick 30")
+        freezer.tick(30)
+        for side, refresh in (
+            (ours, [coordinator]),
+            (theirs, list(theirs_entry.runtime_data)),
+        ):
+            before = simulator.requests()
+            for each in refresh:
+                await each.async_refresh()
+            await hass.async_block_till_done(wait_background_tasks=True)
+            asked = simulator.requests() - before
+            side.requests.append(asked.total())
+            per_path[side.name] += asked
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [
+        f"\ninexogy requests per cycle, history window {window or 'to inclusive'}: "
+        f"{METERS} meters ({METERS * 3 // 4} active), {CYCLES} cycles of 30 s, "
+        f"{os.cpu_count()} cores, load average {load}",
+        "  side                 median   mean    max   by path over all cycles",
+    ]
+    for side in (ours, theirs):
+        paths = ", ".join(f"{p} {n}" for p, n in sorted(per_path[side.name].items()))
+        lines.append(
+            f"  {side.name:<20}{statistics.median(side.requests):>7.0f}"
+            f"{statistics.mean(side.requests):>7.1f}{max(side.requests):>7}   {paths}"
+        )
+    print("\n".join(lines))

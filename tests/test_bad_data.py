@@ -1,0 +1,246 @@
+"""Bad data from a cloud or a push: history, alarms and devices stay right."""
+
+from datetime import UTC, datetime, timedelta
+import itertools
+import json
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
+import pytest
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_block_recorder,
+)
+
+from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.statistics import Anchor, hourly_rows
+from tests.simulator import ready as ready_sim
+from tests.simulator.inexogy import ELECTRICITY_METER_ID, Fault
+
+from .conftest import (
+    Inexogy,
+    Ready,
+    assert_changes_add_up,
+    assert_consistent,
+    assert_hourly,
+    poll,
+    settle,
+    state,
+    statistic_rows,
+)
+from .test_ready import webhook_post
+
+H = timedelta(hours=1)
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+HALF_PAST = "2026-11-23T12:30:00+00:00"
+ENERGY = "sensor.electricity_meter_3456_energy_import"
+POWER = "sensor.electricity_meter_3456_power"
+LEAK = "binary_sensor.water_meter_4567_leak"
+WATER_ID = (
+    f"{DOMAIN}:kamstrup_ready_{ready_sim.WATER_METER_ID.replace('-', '_')}_volume"
+)
+IMPORT_ID = f"{DOMAIN}:inexogy_{ELECTRICITY_METER_ID}_energy_import"
+
+
+def _push(ready: Ready, readings: list[dict[str, Any]], delivery_id: str) -> bytes:
+    return json.dumps(
+        {
+            "type": "MeterReadings",
+            "subscriptionId": next(iter(ready.sim.subscriptions)),
+            "deliveryId": delivery_id,
+            "readings": readings,
+        }
+    ).encode()
+
+
+async def _post(hass: HomeAssistant, ready: Ready, body: bytes) -> None:
+    assert await webhook_post(hass, ready, body, signature=ready.sim.sign(body)) == 200
+    await settle(hass, ready)
+
+
+# --- spikes --------------------------------------------------------------------------
+
+
+def test_a_spike_that_comes_back_is_skipped() -> None:
+    points = {T0 + H: 101.0, T0 + 2 * H: 1e30, T0 + 3 * H: 103.0}
+    rows, anchor = hourly_rows(Anchor(T0, 100.0, 0.0), points, 50.0)
+    assert [(r["state"], r["sum"]) for r in rows] == [
+        (101.0, 1.0),
+        (102.0, 2.0),
+        (103.0, 3.0),
+    ]
+    assert anchor == Anchor(T0 + 3 * H, 103.0, 3.0)
+
+
+def test_a_jump_that_stays_is_a_new_base() -> None:
+    points = {T0 + H: 5000.0, T0 + 2 * H: 5001.0}
+    rows, _ = hourly_rows(Anchor(T0, 100.0, 7.0), points, 50.0)
+    assert [(r["state"], r["sum"]) for r in rows] == [(5000.0, 7.0), (5001.0, 8.0)]
+    # Not yet known whether it stays: wait.
+    rows, anchor = hourly_rows(Anchor(T0, 100.0, 7.0), {T0 + H: 5000.0}, 50.0)
+    assert rows == []
+    assert anchor == Anchor(T0, 100.0, 7.0)
+
+
+async def test_a_spike_from_the_cloud_books_nothing(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    frozen: FrozenDateTimeFactory,
+) -> None:
+    before = float(state(hass, ENERGY))
+    inexogy.sim.meter_faults = {ELECTRICITY_METER_ID: Fault.SPIKE}
+    await poll(hass, frozen)
+    # The sensor keeps its last good total; the spike is no consumption.
+    assert float(state(hass, ENERGY)) == before
+    await poll(hass, frozen, 3600)  # history with the spike in every hour
+    inexogy.sim.meter_faults = {}
+    for _ in range(2):
+        await poll(hass, frozen, 3600)
+    assert float(state(hass, ENERGY)) < before + 100
+    rows = await statistic_rows(hass, IMPORT_ID)
+    assert_hourly(rows)
+    await assert_changes_add_up(hass, IMPORT_ID, rows[-1]["sum"])
+    assert max(b["sum"] - a["sum"] for a, b in itertools.pairwise(rows)) < 1
+
+
+# --- readings from the future ---------------------------------------------------------
+
+
+async def test_a_reading_from_the_future_makes_its_meter_unavailable(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    frozen: FrozenDateTimeFactory,
+) -> None:
+    asked = inexogy.sim.request_count("/readings")
+    inexogy.sim.meter_faults = {ELECTRICITY_METER_ID: Fault.AHEAD}
+    for _ in range(4):
+        await poll(hass, frozen)
+    assert state(hass, POWER) == STATE_UNAVAILABLE
+    assert inexogy.sim.request_count("/readings") == asked
+    inexogy.sim.meter_faults = {}
+    await poll(hass, frozen)
+    assert state(hass, POWER) != STATE_UNAVAILABLE
+
+
+# --- alarms --------------------------------------------------------------------------
+
+
+async def test_an_older_alarm_push_never_clears_a_leak(
+    hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
+) -> None:
+    now = datetime.now(UTC)
+    await ready.sim.push_alarms(ready_sim.WATER_METER_ID, ready_sim.LEAK, now)
+    await settle(hass, ready)
+    assert state(hass, LEAK) == STATE_ON
+    # Redelivered late, or out of order: the all-clear from before the leak.
+    await ready.sim.push_alarms(ready_sim.WATER_METER_ID, 0, now - H)
+    await settle(hass, ready)
+    assert state(hass, LEAK) == STATE_ON
+
+
+# --- partial readings ----------------------------------------------------------------
+
+
+@pytest.mark.freeze_time(HALF_PAST)
+async def test_a_partial_reading_updates_only_what_it_carries(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    heat = [
+        s.entity_id
+        for s in hass.states.async_all("sensor")
+        if s.entity_id.startswith("sensor.heat_meter_4501_")
+        and s.state not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
+    ]
+    assert len(heat) > 3
+    before = {entity_id: state(hass, entity_id) for entity_id in heat}
+    freezer.tick(timedelta(minutes=40))
+    reading = ready.sim.reading(ready_sim.HEAT_METER_ID, T0 + 13 * H)
+    reading["registers"] = reading["registers"][:1]  # the heat energy alone
+    del reading["infoCode"]
+    await _post(hass, ready, _push(ready, [reading], "partial-1"))
+    after = {entity_id: state(hass, entity_id) for entity_id in heat}
+    changed = {k for k in heat if after[k] != before[k]}
+    assert changed <= {
+        "sensor.heat_meter_4501_heat_energy",
+        *(k for k in heat if k.endswith("_last_reading")),
+    }
+    assert STATE_UNKNOWN not in after.values()
+    assert state(hass, "binary_sensor.heat_meter_4501_battery") != STATE_UNKNOWN
+
+
+# --- hours stamped long ago, glitches on whole hours, a recorder behind -----------
+
+
+@pytest.mark.freeze_time(HALF_PAST)
+async def test_readings_stamped_long_ago_rewrite_no_history(
+    hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
+) -> None:
+    rows = await statistic_rows(hass, WATER_ID)
+    for year in (1, 1900, 1970, 2000):
+        reading = ready.sim.reading(ready_sim.WATER_METER_ID, T0)
+        reading["timestamp"] = f"{year:04d}-01-01T00:00:00Z"
+        await _post(hass, ready, _push(ready, [reading], f"old-{year}"))
+    assert await statistic_rows(hass, WATER_ID) == rows
+    task = ready_entry.runtime_data.statistics._task
+    assert task is not None
+    assert task.done()
+    assert task.exception() is None
+
+
+@pytest.mark.freeze_time(HALF_PAST)
+async def test_a_zero_glitch_on_a_whole_hour_books_no_hour_twice(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    def volume(hour: datetime) -> float:
+        reading = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
+        return float(reading["registers"][0]["value"])
+
+    freezer.tick(timedelta(minutes=40))
+    glitch = ready.sim.reading(ready_sim.WATER_METER_ID, T0 + 13 * H)
+    glitch["registers"][0]["value"] = 0
+    await _post(hass, ready, _push(ready, [glitch], "zero-1"))
+    freezer.tick(H)
+    await ready.sim.push_readings([ready_sim.WATER_METER_ID])
+    await settle(hass, ready)
+    rows = await statistic_rows(hass, WATER_ID)
+    assert_hourly(rows)
+    assert_consistent(rows)
+    by_start = {datetime.fromtimestamp(r["start"], UTC): r for r in rows}
+    for hour in (T0 + 12 * H, T0 + 13 * H):
+        used = by_start[hour]["sum"] - by_start[hour - H]["sum"]
+        assert used == pytest.approx(volume(hour + H) - volume(hour)), hour
+
+
+@pytest.mark.freeze_time(HALF_PAST)
+async def test_a_correction_waits_for_the_rows_it_corrects(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Pushed while the recorder has not yet written the hours before it."""
+    freezer.tick(timedelta(minutes=100))
+    hour = T0 + 14 * H
+    await async_block_recorder(hass, 1)
+    await ready.sim.push_readings([ready_sim.WATER_METER_ID], hours=2)
+    await settle(hass, ready)
+    corrected = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
+    corrected["registers"][0]["value"] -= 0.005
+    await _post(hass, ready, _push(ready, [corrected], "correction-1"))
+    await get_instance(hass).async_block_till_done()
+    rows = await statistic_rows(hass, WATER_ID)
+    assert_consistent(rows)
+    last = rows[-1]
+    assert datetime.fromtimestamp(last["start"], UTC) == hour - H
+    assert last["state"] == pytest.approx(corrected["registers"][0]["value"])
