@@ -463,4 +463,4 @@ def _active_meters(entry: SmartMeterConfigEntry) -> dict[str, Meter]:
 
 
 def _label(meter: Meter) -> str:
-    return f"{meter.medium.capitalize()} {meter.model} {meter.serial}".strip()
+    return f"{meter.medium.capitalize()} {meter.model or ''} {meter.serial}".strip()
