@@ -18,7 +18,13 @@ from tests.simulator.inexogy import (
     Fault,
 )
 
-from .conftest import Inexogy, add_inexogy_entry, start_inexogy_flow
+from .conftest import (
+    Inexogy,
+    add_inexogy_entry,
+    open_sections,
+    start_inexogy_flow,
+    suggested_values,
+)
 
 OTHER_EMAIL = "other@example.com"
 OTHER_PASSWORD = "other-password"
@@ -34,8 +40,12 @@ async def test_user_flow_recovers_from_a_wrong_password(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_auth"}
-    # The form never sends a password back to the browser.
-    assert "wrong" not in str(result["data_schema"].schema)
+    # What was typed stays, the password too: a typo is fixed, not retyped,
+    # and the address the user unfolded Advanced for stays in sight.
+    assert suggested_values(result["data_schema"]) == inexogy.user_input(
+        password="wrong"
+    )
+    assert open_sections(result["data_schema"]) == {"advanced"}
 
     result = await hass.config_entries.flow.async_configure(
         flow_id,
@@ -171,6 +181,7 @@ async def test_reauth_after_the_token_is_revoked(
         flow["flow_id"], {"password": "wrong"}
     )
     assert result["errors"] == {"base": "invalid_auth"}
+    assert suggested_values(result["data_schema"]) == {"password": "wrong"}
 
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {"password": DEMO_PASSWORD}
@@ -200,6 +211,11 @@ async def test_reconfigure(
     inexogy.sim.accounts[OTHER_EMAIL] = OTHER_PASSWORD
     result = await _start_reconfigure(hass, inexogy_entry)
     assert result["step_id"] == "reconfigure"
+    # The stored account is filled in; no secret of it goes to the browser.
+    assert suggested_values(result["data_schema"]) == {
+        "email": DEMO_EMAIL,
+        "advanced": {"base_url": inexogy.url},
+    }
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
@@ -215,6 +231,7 @@ async def test_reconfigure(
         result["flow_id"], user_input
     )
     assert result["errors"] == {"base": "cannot_connect"}
+    assert suggested_values(result["data_schema"]) == user_input
     inexogy.sim.fault = Fault.NONE
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], user_input
@@ -235,9 +252,14 @@ async def test_options_choose_meters_and_interval(
     assert result["step_id"] == "init"
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"scan_interval": 120, "meters": []}
+        result["flow_id"], {"scan_interval": 120, "history_days": 90, "meters": []}
     )
     assert result["errors"] == {"meters": "no_meters"}
+    assert suggested_values(result["data_schema"]) == {
+        "scan_interval": 120,
+        "history_days": 90,
+        "meters": [],
+    }
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"scan_interval": 120, "meters": [ELECTRICITY_METER_ID]}

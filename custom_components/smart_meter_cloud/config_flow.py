@@ -85,7 +85,8 @@ class NoMetersError(Exception):
     """The account has no meter we could show."""
 
 
-# Never sent back to a form, never logged.
+# Never logged, and never sent to a form from the stored entry: only what the
+# user just typed comes back to them.
 _SECRETS = frozenset({CONF_PASSWORD, CONF_CLIENT_SECRET, CONF_API_KEY})
 _ADVANCED_FIELDS = (CONF_BASE_URL, CONF_TOKEN_URL, CONF_SCOPE)
 # Entry data the integration keeps for itself; no form asks for it.
@@ -131,14 +132,36 @@ READY_REAUTH_SCHEMA = vol.Schema(
 )
 
 
-def _suggested(values: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What a form may show again: everything but secrets."""
-    values = dict(values or {})
+def _stored_suggestions(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a form may show of the stored entry: everything but secrets."""
+    values = {k: v for k, v in data.items() if k not in _SECRETS}
     # Stored entry data is flat; the form folds the addresses into a section.
-    advanced = dict(values.pop(SECTION_ADVANCED, None) or {})
-    advanced |= {f: values.pop(f) for f in _ADVANCED_FIELDS if f in values}
-    suggested = {k: v for k, v in values.items() if k not in _SECRETS}
-    return suggested | ({SECTION_ADVANCED: advanced} if advanced else {})
+    advanced = {f: values.pop(f) for f in _ADVANCED_FIELDS if f in values}
+    return values | ({SECTION_ADVANCED: advanced} if advanced else {})
+
+
+def _filled(
+    flow: ConfigFlow | OptionsFlowWithReload,
+    schema: vol.Schema,
+    values: Mapping[str, Any] | None,
+    errors: Mapping[str, str],
+) -> vol.Schema:
+    """The form again with what was typed, secrets too, filled in.
+
+    A folded section that holds a value or an error is shown open: a user
+    must see what is wrong, and what they typed into it.
+    """
+    values = values or {}
+    filled = flow.add_suggested_values_to_schema(schema, values)
+    fields: dict[Any, Any] = {}
+    for key, value in filled.schema.items():
+        name = str(key)
+        if isinstance(value, section) and (
+            name in errors or any((values.get(name) or {}).values())
+        ):
+            value = section(value.schema, {**value.options, "collapsed": False})
+        fields[key] = value
+    return vol.Schema(fields)
 
 
 def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,9 +244,7 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(title=_title(data), data=data)
         return self.async_show_form(
             step_id=provider,
-            data_schema=self.add_suggested_values_to_schema(
-                schema, _suggested(user_input)
-            ),
+            data_schema=_filled(self, schema, user_input, errors),
             errors=errors,
         )
 
@@ -257,7 +278,7 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=schema,
+            data_schema=_filled(self, schema, user_input, errors),
             description_placeholders={"account": entry.title},
             errors=errors,
         )
@@ -280,8 +301,8 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         schema = READY_SCHEMA if provider == PROVIDER_READY else INEXOGY_SCHEMA
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                schema, _suggested(user_input or entry.data)
+            data_schema=_filled(
+                self, schema, user_input or _stored_suggestions(entry.data), errors
             ),
             errors=errors,
         )
@@ -430,8 +451,8 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             )
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(fields), user_input or dict(entry.options)
+            data_schema=_filled(
+                self, vol.Schema(fields), user_input or entry.options, errors
             ),
             errors=errors,
         )
