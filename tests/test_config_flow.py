@@ -7,6 +7,7 @@ from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 
 from custom_components.smart_meter_cloud.const import DOMAIN
@@ -280,6 +281,47 @@ async def test_options_choose_meters_and_interval(
         )
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "bound"),
+    [
+        ("scan_interval", 5, "scan_interval_too_short", "10"),
+        ("scan_interval", 86401, "scan_interval_too_long", "86400"),
+        ("history_days", 0, "history_days_too_few", "1"),
+        ("history_days", 1096, "history_days_too_many", "1095"),
+    ],
+)
+async def test_options_out_of_range_name_the_bound(
+    hass: HomeAssistant,
+    inexogy_entry: ConfigEntry,
+    field: str,
+    value: int,
+    error: str,
+    bound: str,
+) -> None:
+    """Not the selector's English "Value 5.0 is too small": a translated error."""
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    user_input = {
+        "scan_interval": 60,
+        "history_days": 30,
+        "meters": [ELECTRICITY_METER_ID],
+    } | {field: value}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+    assert suggested_values(result["data_schema"]) == user_input
+    # The form's boxes still tell the browser the range.
+    box = next(v for k, v in result["data_schema"].schema.items() if k == field)
+    assert {box.config["min"], box.config["max"]} & {float(bound)}
+    for language in ("en", "de", "da"):
+        texts = await async_get_translations(hass, language, "options", {DOMAIN})
+        text = texts[f"component.{DOMAIN}.options.error.{error}"]
+        message = text.format(**result["description_placeholders"])
+        assert bound in message, (language, message)
+    assert inexogy_entry.options == {}
 
 
 async def test_options_without_a_loaded_entry(

@@ -60,6 +60,7 @@ from .const import (
     DOMAIN,
     MAX_HISTORY_DAYS,
     MAX_SCAN_INTERVAL,
+    MIN_HISTORY_DAYS,
     MIN_SCAN_INTERVAL,
     PROVIDER_INEXOGY,
     PROVIDER_READY,
@@ -398,6 +399,45 @@ async def _validate_ready(
     return data
 
 
+class _BoundedNumber(NumberSelector):
+    """A number box whose bounds the form shows and the step enforces.
+
+    The selector's own check would refuse a value out of range before the
+    step runs, with an English "Value 5.0 is too small" in any language; the
+    step answers with a translated error that names the bound instead.
+    """
+
+    @override
+    def __call__(self, data: Any) -> float:
+        value: float = vol.Coerce(float)(data)
+        return value
+
+
+def _number_box(low: float, high: float, unit: str) -> _BoundedNumber:
+    return _BoundedNumber(
+        NumberSelectorConfig(
+            min=low,
+            max=high,
+            step=1,
+            unit_of_measurement=unit,
+            mode=NumberSelectorMode.BOX,
+        )
+    )
+
+
+_SCAN_INTERVAL_BOUNDS = (
+    int(MIN_SCAN_INTERVAL.total_seconds()),
+    int(MAX_SCAN_INTERVAL.total_seconds()),
+)
+# The bounds the errors name, whichever field is out of range.
+_BOUNDS_PLACEHOLDERS = {
+    "min_scan_interval": str(_SCAN_INTERVAL_BOUNDS[0]),
+    "max_scan_interval": str(_SCAN_INTERVAL_BOUNDS[1]),
+    "min_history_days": str(MIN_HISTORY_DAYS),
+    "max_history_days": str(MAX_HISTORY_DAYS),
+}
+
+
 class OptionsFlowHandler(OptionsFlowWithReload):
     """Polling interval and the meters to include."""
 
@@ -409,36 +449,19 @@ class OptionsFlowHandler(OptionsFlowWithReload):
         errors: dict[str, str] = {}
         meters = _active_meters(entry)
         if user_input is not None:
-            if meters and not user_input.get(CONF_METERS):
-                errors[CONF_METERS] = "no_meters"
-            else:
+            errors = self._errors(user_input, bool(meters))
+            if not errors:
                 return self.async_create_entry(data=_options(entry, user_input))
         provider = entry.data[CONF_PROVIDER]
         fields: dict[Any, Any] = {
             vol.Required(
                 CONF_SCAN_INTERVAL,
                 default=int(DEFAULT_SCAN_INTERVAL[provider].total_seconds()),
-            ): NumberSelector(
-                NumberSelectorConfig(
-                    min=MIN_SCAN_INTERVAL.total_seconds(),
-                    max=MAX_SCAN_INTERVAL.total_seconds(),
-                    step=1,
-                    unit_of_measurement="s",
-                    mode=NumberSelectorMode.BOX,
-                )
-            )
+            ): _number_box(*_SCAN_INTERVAL_BOUNDS, "s"),
+            vol.Required(CONF_HISTORY_DAYS, default=DEFAULT_HISTORY_DAYS): _number_box(
+                MIN_HISTORY_DAYS, MAX_HISTORY_DAYS, "d"
+            ),
         }
-        fields[vol.Required(CONF_HISTORY_DAYS, default=DEFAULT_HISTORY_DAYS)] = (
-            NumberSelector(
-                NumberSelectorConfig(
-                    min=1,
-                    max=MAX_HISTORY_DAYS,
-                    step=1,
-                    unit_of_measurement="d",
-                    mode=NumberSelectorMode.BOX,
-                )
-            )
-        )
         if meters:
             fields[vol.Required(CONF_METERS, default=list(meters))] = SelectSelector(
                 SelectSelectorConfig(
@@ -455,7 +478,26 @@ class OptionsFlowHandler(OptionsFlowWithReload):
                 self, vol.Schema(fields), user_input or entry.options, errors
             ),
             errors=errors,
+            description_placeholders=_BOUNDS_PLACEHOLDERS,
         )
+
+    @staticmethod
+    def _errors(user_input: Mapping[str, Any], choosing: bool) -> dict[str, str]:
+        """What is wrong with the options, each error naming its bound."""
+        errors: dict[str, str] = {}
+        interval = user_input[CONF_SCAN_INTERVAL]
+        if interval < _SCAN_INTERVAL_BOUNDS[0]:
+            errors[CONF_SCAN_INTERVAL] = "scan_interval_too_short"
+        elif interval > _SCAN_INTERVAL_BOUNDS[1]:
+            errors[CONF_SCAN_INTERVAL] = "scan_interval_too_long"
+        days = user_input[CONF_HISTORY_DAYS]
+        if days < MIN_HISTORY_DAYS:
+            errors[CONF_HISTORY_DAYS] = "history_days_too_few"
+        elif days > MAX_HISTORY_DAYS:
+            errors[CONF_HISTORY_DAYS] = "history_days_too_many"
+        if choosing and not user_input.get(CONF_METERS):
+            errors[CONF_METERS] = "no_meters"
+        return errors
 
 
 def _options(
