@@ -6,16 +6,18 @@ from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.translation import async_get_translations
 import pytest
 
 from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator.inexogy import (
+    ALIAS_METER_ID,
     DEMO_EMAIL,
     DEMO_PASSWORD,
     ELECTRICITY_METER_ID,
     GAS_METER_ID,
+    WATER_METER_ID,
     Fault,
 )
 
@@ -322,6 +324,35 @@ async def test_options_out_of_range_name_the_bound(
         message = text.format(**result["description_placeholders"])
         assert bound in message, (language, message)
     assert inexogy_entry.options == {}
+
+
+def meter_labels(result: Any) -> dict[str, str]:
+    """The meter chooser's options: meter id -> label."""
+    field = next(k for k in result["data_schema"].schema if k == "meters")
+    options = result["data_schema"].schema[field].config["options"]
+    return {option["value"]: option["label"] for option in options}
+
+
+async def test_options_label_meters_as_their_devices(
+    hass: HomeAssistant, inexogy: Inexogy, device_registry: dr.DeviceRegistry
+) -> None:
+    """In Home Assistant's language, and as renamed by the user."""
+    await hass.config.async_update(language="de")
+    entry = await add_inexogy_entry(hass, inexogy.url)
+    gas = device_registry.async_get_device_by_identifier(
+        (DOMAIN, f"inexogy_{GAS_METER_ID}"), entry.entry_id
+    )
+    assert gas is not None
+    device_registry.async_update_device(gas.id, name_by_user="Gaszähler Keller")
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert meter_labels(result) == {
+        ELECTRICITY_METER_ID: "Stromzähler 3456",
+        ALIAS_METER_ID: "Stromzähler 4567",
+        GAS_METER_ID: "Gaszähler Keller",
+        WATER_METER_ID: "Wasserzähler 6789",
+    }
+    hass.config_entries.options.async_abort(result["flow_id"])
 
 
 async def test_options_without_a_loaded_entry(

@@ -193,7 +193,8 @@ async def test_chosen_meters_stay_chosen(
     assert schema is not None
     field = next(k for k in schema.schema if k == "meters")
     offered = schema.schema[field].config["options"]
-    assert INACTIVE_METER_ID in {option["value"] for option in offered}
+    # Labelled with the name its device will have.
+    assert {"value": INACTIVE_METER_ID, "label": "Electricity meter 5678"} in offered
     assert field.description["suggested_value"] == [
         ELECTRICITY_METER_ID,
         GAS_METER_ID,

@@ -67,6 +67,7 @@ from .const import (
     REGION_CUSTOM,
 )
 from .coordinator import SmartMeterConfigEntry
+from .entity import async_device_names
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -463,11 +464,13 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             ),
         }
         if meters:
+            # Labelled as the devices are named, in Home Assistant's language.
+            names = await async_device_names(self.hass, entry, meters.values())
             fields[vol.Required(CONF_METERS, default=list(meters))] = SelectSelector(
                 SelectSelectorConfig(
                     options=[
-                        SelectOptionDict(value=m.id, label=_label(m))
-                        for m in meters.values()
+                        SelectOptionDict(value=meter_id, label=names[meter_id])
+                        for meter_id in meters
                     ],
                     multiple=True,
                 )
@@ -523,7 +526,3 @@ def _active_meters(entry: SmartMeterConfigEntry) -> dict[str, Meter]:
     """The account's active meters, known while the entry is loaded."""
     runtime = getattr(entry, "runtime_data", None)
     return {} if runtime is None else runtime.coordinator.available_meters
-
-
-def _label(meter: Meter) -> str:
-    return f"{meter.medium.capitalize()} {meter.model or ''} {meter.serial}".strip()
