@@ -213,7 +213,8 @@ async def test_reconfigure(
 ) -> None:
     inexogy.sim.accounts[OTHER_EMAIL] = OTHER_PASSWORD
     result = await _start_reconfigure(hass, inexogy_entry)
-    assert result["step_id"] == "reconfigure"
+    # inexogy's own form, whose text asks for inexogy's sign-in only.
+    assert result["step_id"] == "reconfigure_inexogy"
     # The stored account is filled in; no secret of it goes to the browser.
     assert suggested_values(result["data_schema"]) == {
         "email": DEMO_EMAIL,

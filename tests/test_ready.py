@@ -217,7 +217,7 @@ async def test_reconfigure_keeps_the_tenant(
 ) -> None:
     context = {"source": "reconfigure", "entry_id": ready_entry.entry_id}
     result = await hass.config_entries.flow.async_init(DOMAIN, context=context)
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "reconfigure_kamstrup_ready"
     # The stored tenant is filled in, its secrets are not sent to the browser.
     assert suggested_values(result["data_schema"]) == {
         "region": "custom",

@@ -289,8 +289,29 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change credentials or addresses; the account stays the same."""
+        if self._get_reconfigure_entry().data[CONF_PROVIDER] == PROVIDER_READY:
+            return await self.async_step_reconfigure_kamstrup_ready(user_input)
+        return await self.async_step_reconfigure_inexogy(user_input)
+
+    async def async_step_reconfigure_inexogy(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A new inexogy password, or another API address."""
+        return await self._async_reconfigure(
+            PROVIDER_INEXOGY, INEXOGY_SCHEMA, user_input
+        )
+
+    async def async_step_reconfigure_kamstrup_ready(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A new client secret or API key, another region or address."""
+        return await self._async_reconfigure(PROVIDER_READY, READY_SCHEMA, user_input)
+
+    async def _async_reconfigure(
+        self, provider: str, schema: vol.Schema, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Each cloud its own form, so that its text names only its sign-in."""
         entry = self._get_reconfigure_entry()
-        provider = entry.data[CONF_PROVIDER]
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = await self._validate(provider, user_input)
@@ -300,9 +321,8 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_update_reload_and_abort(
                     entry, data=_kept(entry, data)
                 )
-        schema = READY_SCHEMA if provider == PROVIDER_READY else INEXOGY_SCHEMA
         return self.async_show_form(
-            step_id="reconfigure",
+            step_id=f"reconfigure_{provider}",
             data_schema=_filled(
                 self, schema, user_input or _stored_suggestions(entry.data), errors
             ),
