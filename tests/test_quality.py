@@ -449,6 +449,24 @@ def test_system_health_is_translated() -> None:
     assert set(EN["system_health"]["info"]) == keys
 
 
+@pytest.mark.parametrize(
+    ("language", "readme"), [("en", "README.md"), ("de", "README.de.md")]
+)
+def test_troubleshooting_quotes_the_messages_as_shown(
+    language: str, readme: str
+) -> None:
+    """A user searches the README for the words on their screen."""
+    text = " ".join((ROOT / readme).read_text("utf-8").split())
+    translated = _translations(language)
+    errors = translated["config"]["error"]
+    for key in ("invalid_auth", "invalid_client", "cannot_connect", "no_meters"):
+        first_sentence = errors[key].split(". ")[0].removesuffix(".")
+        assert first_sentence in text, key
+    for key in ("no_external_url", "subscription_failed"):
+        title = translated["issues"][key]["title"].replace("{title}", "…")
+        assert title in text, key
+
+
 # --- actions ------------------------------------------------------------------------
 
 
