@@ -26,12 +26,13 @@ from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CoreState, HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.loader import DATA_CUSTOM_COMPONENTS
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+import probatio as vol
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -379,6 +380,26 @@ async def _unload_all(hass: HomeAssistant, watch: SecretWatch) -> None:
         watch.outputs.append((f"diagnostics of {entry.domain}", text))
         if hass.state is CoreState.running:  # a stopped one unloads nothing
             await hass.config_entries.async_unload(entry.entry_id)
+
+
+def suggested_values(schema: vol.Schema) -> dict[str, Any]:
+    """What a form shows filled in, sections as nested dicts."""
+    found: dict[str, Any] = {}
+    for key, value in schema.schema.items():
+        if isinstance(value, section):
+            found[str(key)] = suggested_values(value.schema)
+        elif "suggested_value" in (getattr(key, "description", None) or {}):
+            found[str(key)] = key.description["suggested_value"]
+    return found
+
+
+def open_sections(schema: vol.Schema) -> set[str]:
+    """The sections a form shows unfolded."""
+    return {
+        str(key)
+        for key, value in schema.schema.items()
+        if isinstance(value, section) and not value.options["collapsed"]
+    }
 
 
 async def start_inexogy_flow(hass: HomeAssistant) -> str:

@@ -6,19 +6,28 @@ from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 
 from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator.inexogy import (
+    ALIAS_METER_ID,
     DEMO_EMAIL,
     DEMO_PASSWORD,
     ELECTRICITY_METER_ID,
     GAS_METER_ID,
+    WATER_METER_ID,
     Fault,
 )
 
-from .conftest import Inexogy, add_inexogy_entry, start_inexogy_flow
+from .conftest import (
+    Inexogy,
+    add_inexogy_entry,
+    open_sections,
+    start_inexogy_flow,
+    suggested_values,
+)
 
 OTHER_EMAIL = "other@example.com"
 OTHER_PASSWORD = "other-password"
@@ -34,8 +43,12 @@ async def test_user_flow_recovers_from_a_wrong_password(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_auth"}
-    # The form never sends a password back to the browser.
-    assert "wrong" not in str(result["data_schema"].schema)
+    # What was typed stays, the password too: a typo is fixed, not retyped,
+    # and the address the user unfolded Advanced for stays in sight.
+    assert suggested_values(result["data_schema"]) == inexogy.user_input(
+        password="wrong"
+    )
+    assert open_sections(result["data_schema"]) == {"advanced"}
 
     result = await hass.config_entries.flow.async_configure(
         flow_id,
@@ -171,6 +184,7 @@ async def test_reauth_after_the_token_is_revoked(
         flow["flow_id"], {"password": "wrong"}
     )
     assert result["errors"] == {"base": "invalid_auth"}
+    assert suggested_values(result["data_schema"]) == {"password": "wrong"}
 
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {"password": DEMO_PASSWORD}
@@ -199,7 +213,13 @@ async def test_reconfigure(
 ) -> None:
     inexogy.sim.accounts[OTHER_EMAIL] = OTHER_PASSWORD
     result = await _start_reconfigure(hass, inexogy_entry)
-    assert result["step_id"] == "reconfigure"
+    # inexogy's own form, whose text asks for inexogy's sign-in only.
+    assert result["step_id"] == "reconfigure_inexogy"
+    # The stored account is filled in; no secret of it goes to the browser.
+    assert suggested_values(result["data_schema"]) == {
+        "email": DEMO_EMAIL,
+        "advanced": {"base_url": inexogy.url},
+    }
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
@@ -215,6 +235,7 @@ async def test_reconfigure(
         result["flow_id"], user_input
     )
     assert result["errors"] == {"base": "cannot_connect"}
+    assert suggested_values(result["data_schema"]) == user_input
     inexogy.sim.fault = Fault.NONE
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], user_input
@@ -235,9 +256,14 @@ async def test_options_choose_meters_and_interval(
     assert result["step_id"] == "init"
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"scan_interval": 120, "meters": []}
+        result["flow_id"], {"scan_interval": 120, "history_days": 90, "meters": []}
     )
     assert result["errors"] == {"meters": "no_meters"}
+    assert suggested_values(result["data_schema"]) == {
+        "scan_interval": 120,
+        "history_days": 90,
+        "meters": [],
+    }
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"scan_interval": 120, "meters": [ELECTRICITY_METER_ID]}
@@ -258,6 +284,76 @@ async def test_options_choose_meters_and_interval(
         )
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "bound"),
+    [
+        ("scan_interval", 5, "scan_interval_too_short", "10"),
+        ("scan_interval", 86401, "scan_interval_too_long", "86400"),
+        ("history_days", 0, "history_days_too_few", "1"),
+        ("history_days", 1096, "history_days_too_many", "1095"),
+    ],
+)
+async def test_options_out_of_range_name_the_bound(
+    hass: HomeAssistant,
+    inexogy_entry: ConfigEntry,
+    field: str,
+    value: int,
+    error: str,
+    bound: str,
+) -> None:
+    """Not the selector's English "Value 5.0 is too small": a translated error."""
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    user_input = {
+        "scan_interval": 60,
+        "history_days": 30,
+        "meters": [ELECTRICITY_METER_ID],
+    } | {field: value}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+    assert suggested_values(result["data_schema"]) == user_input
+    # The form's boxes still tell the browser the range.
+    box = next(v for k, v in result["data_schema"].schema.items() if k == field)
+    assert {box.config["min"], box.config["max"]} & {float(bound)}
+    for language in ("en", "de", "da"):
+        texts = await async_get_translations(hass, language, "options", {DOMAIN})
+        text = texts[f"component.{DOMAIN}.options.error.{error}"]
+        message = text.format(**result["description_placeholders"])
+        assert bound in message, (language, message)
+    assert inexogy_entry.options == {}
+
+
+def meter_labels(result: Any) -> dict[str, str]:
+    """The meter chooser's options: meter id -> label."""
+    field = next(k for k in result["data_schema"].schema if k == "meters")
+    options = result["data_schema"].schema[field].config["options"]
+    return {option["value"]: option["label"] for option in options}
+
+
+async def test_options_label_meters_as_their_devices(
+    hass: HomeAssistant, inexogy: Inexogy, device_registry: dr.DeviceRegistry
+) -> None:
+    """In Home Assistant's language, and as renamed by the user."""
+    await hass.config.async_update(language="de")
+    entry = await add_inexogy_entry(hass, inexogy.url)
+    gas = device_registry.async_get_device_by_identifier(
+        (DOMAIN, f"inexogy_{GAS_METER_ID}"), entry.entry_id
+    )
+    assert gas is not None
+    device_registry.async_update_device(gas.id, name_by_user="Gaszähler Keller")
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert meter_labels(result) == {
+        ELECTRICITY_METER_ID: "Stromzähler 3456",
+        ALIAS_METER_ID: "Stromzähler 4567",
+        GAS_METER_ID: "Gaszähler Keller",
+        WATER_METER_ID: "Wasserzähler 6789",
+    }
+    hass.config_entries.options.async_abort(result["flow_id"])
 
 
 async def test_options_without_a_loaded_entry(

@@ -22,10 +22,12 @@ from custom_components.smart_meter_cloud.const import DOMAIN
 from custom_components.smart_meter_cloud.entity import MAX_ENABLED_PER_METER
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import (
+    ALIAS_METER_ID,
     ELECTRICITY_METER_ID,
     FIRST_MEASUREMENT_MS,
     GAS_METER_ID,
     INACTIVE_METER_ID,
+    WATER_METER_ID,
     Fault,
     Total,
     demo_meters,
@@ -72,6 +74,33 @@ async def choose(hass: HomeAssistant, entry: ConfigEntry, *meters: str) -> None:
 
 
 # --- inexogy -----------------------------------------------------------------------
+
+
+async def test_devices_name_maker_and_model_readably(
+    hass: HomeAssistant,
+    inexogy_entry: ConfigEntry,
+    ready_entry: ConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """The makers and models of both clouds read as their makers write them."""
+
+    def shown(entry: ConfigEntry, provider: str, meter: str) -> tuple[str, str]:
+        found = device(device_registry, entry, provider, meter)
+        assert found is not None, meter
+        return found.manufacturer, found.model  # type: ignore[return-value]
+
+    assert shown(inexogy_entry, "inexogy", ELECTRICITY_METER_ID) == (
+        "EasyMeter",
+        "EasyMeter",
+    )
+    assert shown(inexogy_entry, "inexogy", ALIAS_METER_ID) == ("EasyMeter", "EasyMeter")
+    assert shown(inexogy_entry, "inexogy", GAS_METER_ID) == ("Elster", "Elster")
+    # Its type only says "WATER" again: no model rather than that.
+    assert shown(inexogy_entry, "inexogy", WATER_METER_ID) == ("Sensus", None)
+    assert shown(ready_entry, "kamstrup_ready", ready_sim.WATER_METER_ID) == (
+        "Kamstrup",
+        "flowIQ 3100",
+    )
 
 
 async def test_meter_starting_to_measure_appears(
@@ -204,7 +233,8 @@ async def test_chosen_meters_stay_chosen(
     assert schema is not None
     field = next(k for k in schema.schema if k == "meters")
     offered = schema.schema[field].config["options"]
-    assert INACTIVE_METER_ID in {option["value"] for option in offered}
+    # Labelled with the name its device will have.
+    assert {"value": INACTIVE_METER_ID, "label": "Electricity meter 5678"} in offered
     assert field.description["suggested_value"] == [
         ELECTRICITY_METER_ID,
         GAS_METER_ID,

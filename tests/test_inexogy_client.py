@@ -122,6 +122,33 @@ def test_parse_meter_skips_unknown_kinds() -> None:
     assert meter.medium is Medium.GAS
     assert not meter.active
     assert meter.manufacturer == "inexogy"
+    assert meter.model is None
+
+
+@pytest.mark.parametrize(
+    ("manufacturer_id", "family", "shown"),
+    [
+        ("ESY", "EASYMETER", ("EasyMeter", "EasyMeter")),
+        ("LGZ", "LANDIS_GYR", ("Landis+Gyr", "Landis+Gyr")),
+        ("ISK", "RLM", ("Iskraemeco", "RLM")),
+        ("SEN", "WATER", ("Sensus", None)),
+        # Unknown codes pass through as they came.
+        ("XYZ", "XYZ 100", ("XYZ", "XYZ 100")),
+    ],
+)
+def test_parse_meter_names_maker_and_model(
+    manufacturer_id: str, family: str, shown: tuple[str, str | None]
+) -> None:
+    meter = parse_meter(
+        {
+            "meterId": "x",
+            "measurementType": "ELECTRICITY",
+            "manufacturerId": manufacturer_id,
+            "type": family,
+        }
+    )
+    assert meter is not None
+    assert (meter.manufacturer, meter.model) == shown
 
 
 def test_a_heat_meters_energy_is_heat() -> None:

@@ -17,6 +17,7 @@ import tomllib
 from typing import Any
 
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
+from homeassistant.components import binary_sensor as binary_sensor_component
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import SelectSelector
@@ -215,6 +216,44 @@ def test_entities_and_devices_are_translated() -> None:
     assert set(EN["device"]) == {f"{medium}_meter" for medium in Medium}
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_alarm_is_named_like_a_moisture_state(language: str) -> None:
+    """Next to "Leak: Dry", a sensor called "Dry" reads as "no leak"."""
+    core = Path(binary_sensor_component.__file__).parent / "translations"
+    moisture = json.loads((core / f"{language}.json").read_text("utf-8"))[
+        "entity_component"
+    ]["moisture"]["state"]
+    names = {
+        entity["name"]
+        for entity in _translations(language)["entity"]["binary_sensor"].values()
+    }
+    assert not names & set(moisture.values())
+
+
+_OTHER_CLOUD = {
+    "reconfigure_inexogy": {
+        "en": ("READY", "client", "API key"),
+        "de": ("READY", "Client", "API-Schlüssel"),
+        "da": ("READY", "klient", "API-nøgle"),
+    },
+    "reconfigure_kamstrup_ready": {
+        "en": ("inexogy", "password", "e-mail"),
+        "de": ("inexogy", "Passwort", "E-Mail"),
+        "da": ("inexogy", "adgangskode", "e-mail"),
+    },
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("step", sorted(_OTHER_CLOUD))
+def test_reconfigure_names_only_its_own_cloud(step: str, language: str) -> None:
+    """Changing inexogy's sign-in asks for no client secret, and the other way."""
+    translated = _translations(language)["config"]["step"][step]
+    text = " ".join(str(value) for _, value in _leaves(translated)).casefold()
+    for word in _OTHER_CLOUD[step][language]:
+        assert word.casefold() not in text, word
+
+
 def _error_keys() -> set[str]:
     """What `error_key` can answer: the constants it returns."""
     function = next(
@@ -267,8 +306,9 @@ def test_config_flow_is_translated() -> None:
     tree = _tree(config_flow)
     flow = _class(tree, "SmartMeterCloudConfigFlow")
     options = _class(tree, "OptionsFlowHandler")
-    # `reauth` only passes on to `reauth_confirm`; every other step is shown.
-    assert set(EN["config"]["step"]) == _steps(flow) - {"reauth"}
+    # `reauth` only passes on to `reauth_confirm`, `reconfigure` to the
+    # cloud's own form; every other step is shown.
+    assert set(EN["config"]["step"]) == _steps(flow) - {"reauth", "reconfigure"}
     assert set(EN["options"]["step"]) == _steps(options)
     assert set(EN["config"]["step"]["user"]["menu_options"]) == {
         config_flow.PROVIDER_INEXOGY,
@@ -337,7 +377,8 @@ def _assert_form_translated(step: Mapping[str, Any], schema: vol.Schema) -> None
     [
         ("inexogy", ["INEXOGY_SCHEMA"]),
         ("kamstrup_ready", ["READY_SCHEMA"]),
-        ("reconfigure", ["INEXOGY_SCHEMA", "READY_SCHEMA"]),
+        ("reconfigure_inexogy", ["INEXOGY_SCHEMA"]),
+        ("reconfigure_kamstrup_ready", ["READY_SCHEMA"]),
         ("reauth_confirm", ["READY_REAUTH_SCHEMA"]),
     ],
 )
@@ -406,6 +447,24 @@ def test_system_health_is_translated() -> None:
     }
     assert keys
     assert set(EN["system_health"]["info"]) == keys
+
+
+@pytest.mark.parametrize(
+    ("language", "readme"), [("en", "README.md"), ("de", "README.de.md")]
+)
+def test_troubleshooting_quotes_the_messages_as_shown(
+    language: str, readme: str
+) -> None:
+    """A user searches the README for the words on their screen."""
+    text = " ".join((ROOT / readme).read_text("utf-8").split())
+    translated = _translations(language)
+    errors = translated["config"]["error"]
+    for key in ("invalid_auth", "invalid_client", "cannot_connect", "no_meters"):
+        first_sentence = errors[key].split(". ")[0].removesuffix(".")
+        assert first_sentence in text, key
+    for key in ("no_external_url", "subscription_failed"):
+        title = translated["issues"][key]["title"].replace("{title}", "…")
+        assert title in text, key
 
 
 # --- actions ------------------------------------------------------------------------

@@ -23,7 +23,14 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator import ready as sim
 
-from .conftest import Ready, add_ready_entry, settle, state
+from .conftest import (
+    Ready,
+    add_ready_entry,
+    open_sections,
+    settle,
+    state,
+    suggested_values,
+)
 
 WATER_VOLUME = "sensor.water_meter_4567_water_volume"
 HEAT_ENERGY = "sensor.heat_meter_4501_heat_energy"
@@ -122,12 +129,25 @@ async def test_flow_errors_then_recovery(
     result = await hass.config_entries.flow.async_configure(flow_id, user_input)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == error
-    suggested = str(result["data_schema"].schema)
-    assert "wrong" not in suggested
-    assert sim.DEMO_API_KEY not in suggested
+    # Everything typed comes back, secrets and the unfolded addresses too.
+    assert suggested_values(result["data_schema"]) == user_input
+    assert open_sections(result["data_schema"]) == {"advanced"}
     result = await hass.config_entries.flow.async_configure(flow_id, ready.user_input())
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await settle(hass, ready)
+
+
+async def test_custom_region_without_address_opens_advanced(
+    hass: HomeAssistant, ready: Ready
+) -> None:
+    """Advanced never unfolded: the error unfolds it, nothing typed is lost."""
+    flow_id = await start_ready_flow(hass)
+    user_input = ready.user_input()
+    del user_input["advanced"]
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["errors"] == {"advanced": "base_url_required"}
+    assert suggested_values(result["data_schema"]) == user_input | {"advanced": {}}
+    assert open_sections(result["data_schema"]) == {"advanced"}
 
 
 async def test_flow_server_error_and_no_meters(
@@ -173,6 +193,10 @@ async def test_reauth_on_invalid_client(
         {"client_secret": "still-wrong", "api_key": sim.DEMO_API_KEY},
     )
     assert result["errors"] == {"base": "invalid_client"}
+    assert suggested_values(result["data_schema"]) == {
+        "client_secret": "still-wrong",
+        "api_key": sim.DEMO_API_KEY,
+    }
     result = await hass.config_entries.flow.async_configure(
         flows[0]["flow_id"],
         {"client_secret": "rotated-secret", "api_key": sim.DEMO_API_KEY},
@@ -193,7 +217,25 @@ async def test_reconfigure_keeps_the_tenant(
 ) -> None:
     context = {"source": "reconfigure", "entry_id": ready_entry.entry_id}
     result = await hass.config_entries.flow.async_init(DOMAIN, context=context)
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "reconfigure_kamstrup_ready"
+    # The stored tenant is filled in, its secrets are not sent to the browser.
+    assert suggested_values(result["data_schema"]) == {
+        "region": "custom",
+        "tenant_id": sim.DEMO_TENANT_ID,
+        "client_id": sim.DEMO_CLIENT_ID,
+        "advanced": {"base_url": ready.url, "token_url": ready.sim.token_url},
+    }
+    assert open_sections(result["data_schema"]) == {"advanced"}
+    # A mistake keeps what was typed, the new secrets too.
+    user_input = ready.user_input(client_secret="mistyped-secret")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["errors"] == {"base": "invalid_client"}
+    assert suggested_values(result["data_schema"]) == user_input
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+    result = await hass.config_entries.flow.async_init(DOMAIN, context=context)
     ready.sim.client_id = "another-client"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], ready.user_input(client_id="another-client")

@@ -60,12 +60,14 @@ from .const import (
     DOMAIN,
     MAX_HISTORY_DAYS,
     MAX_SCAN_INTERVAL,
+    MIN_HISTORY_DAYS,
     MIN_SCAN_INTERVAL,
     PROVIDER_INEXOGY,
     PROVIDER_READY,
     REGION_CUSTOM,
 )
 from .coordinator import SmartMeterConfigEntry
+from .entity import async_device_names
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,7 +87,8 @@ class NoMetersError(Exception):
     """The account has no meter we could show."""
 
 
-# Never sent back to a form, never logged.
+# Never logged, and never sent to a form from the stored entry: only what the
+# user just typed comes back to them.
 _SECRETS = frozenset({CONF_PASSWORD, CONF_CLIENT_SECRET, CONF_API_KEY})
 _ADVANCED_FIELDS = (CONF_BASE_URL, CONF_TOKEN_URL, CONF_SCOPE)
 # Entry data the integration keeps for itself; no form asks for it.
@@ -131,14 +134,36 @@ READY_REAUTH_SCHEMA = vol.Schema(
 )
 
 
-def _suggested(values: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What a form may show again: everything but secrets."""
-    values = dict(values or {})
+def _stored_suggestions(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a form may show of the stored entry: everything but secrets."""
+    values = {k: v for k, v in data.items() if k not in _SECRETS}
     # Stored entry data is flat; the form folds the addresses into a section.
-    advanced = dict(values.pop(SECTION_ADVANCED, None) or {})
-    advanced |= {f: values.pop(f) for f in _ADVANCED_FIELDS if f in values}
-    suggested = {k: v for k, v in values.items() if k not in _SECRETS}
-    return suggested | ({SECTION_ADVANCED: advanced} if advanced else {})
+    advanced = {f: values.pop(f) for f in _ADVANCED_FIELDS if f in values}
+    return values | ({SECTION_ADVANCED: advanced} if advanced else {})
+
+
+def _filled(
+    flow: ConfigFlow | OptionsFlowWithReload,
+    schema: vol.Schema,
+    values: Mapping[str, Any] | None,
+    errors: Mapping[str, str],
+) -> vol.Schema:
+    """The form again with what was typed, secrets too, filled in.
+
+    A folded section that holds a value or an error is shown open: a user
+    must see what is wrong, and what they typed into it.
+    """
+    values = values or {}
+    filled = flow.add_suggested_values_to_schema(schema, values)
+    fields: dict[Any, Any] = {}
+    for key, value in filled.schema.items():
+        name = str(key)
+        if isinstance(value, section) and (
+            name in errors or any((values.get(name) or {}).values())
+        ):
+            value = section(value.schema, {**value.options, "collapsed": False})
+        fields[key] = value
+    return vol.Schema(fields)
 
 
 def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -222,9 +247,7 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(title=_title(data), data=data)
         return self.async_show_form(
             step_id=provider,
-            data_schema=self.add_suggested_values_to_schema(
-                schema, _suggested(user_input)
-            ),
+            data_schema=_filled(self, schema, user_input, errors),
             errors=errors,
         )
 
@@ -258,7 +281,7 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=schema,
+            data_schema=_filled(self, schema, user_input, errors),
             description_placeholders={"account": entry.title},
             errors=errors,
         )
@@ -267,8 +290,29 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change credentials or addresses; the account stays the same."""
+        if self._get_reconfigure_entry().data[CONF_PROVIDER] == PROVIDER_READY:
+            return await self.async_step_reconfigure_kamstrup_ready(user_input)
+        return await self.async_step_reconfigure_inexogy(user_input)
+
+    async def async_step_reconfigure_inexogy(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A new inexogy password, or another API address."""
+        return await self._async_reconfigure(
+            PROVIDER_INEXOGY, INEXOGY_SCHEMA, user_input
+        )
+
+    async def async_step_reconfigure_kamstrup_ready(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A new client secret or API key, another region or address."""
+        return await self._async_reconfigure(PROVIDER_READY, READY_SCHEMA, user_input)
+
+    async def _async_reconfigure(
+        self, provider: str, schema: vol.Schema, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Each cloud its own form, so that its text names only its sign-in."""
         entry = self._get_reconfigure_entry()
-        provider = entry.data[CONF_PROVIDER]
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = await self._validate(provider, user_input)
@@ -278,11 +322,10 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_update_reload_and_abort(
                     entry, data=_kept(entry, data)
                 )
-        schema = READY_SCHEMA if provider == PROVIDER_READY else INEXOGY_SCHEMA
         return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                schema, _suggested(user_input or entry.data)
+            step_id=f"reconfigure_{provider}",
+            data_schema=_filled(
+                self, schema, user_input or _stored_suggestions(entry.data), errors
             ),
             errors=errors,
         )
@@ -378,6 +421,45 @@ async def _validate_ready(
     return data
 
 
+class _BoundedNumber(NumberSelector):
+    """A number box whose bounds the form shows and the step enforces.
+
+    The selector's own check would refuse a value out of range before the
+    step runs, with an English "Value 5.0 is too small" in any language; the
+    step answers with a translated error that names the bound instead.
+    """
+
+    @override
+    def __call__(self, data: Any) -> float:
+        value: float = vol.Coerce(float)(data)
+        return value
+
+
+def _number_box(low: float, high: float, unit: str) -> _BoundedNumber:
+    return _BoundedNumber(
+        NumberSelectorConfig(
+            min=low,
+            max=high,
+            step=1,
+            unit_of_measurement=unit,
+            mode=NumberSelectorMode.BOX,
+        )
+    )
+
+
+_SCAN_INTERVAL_BOUNDS = (
+    int(MIN_SCAN_INTERVAL.total_seconds()),
+    int(MAX_SCAN_INTERVAL.total_seconds()),
+)
+# The bounds the errors name, whichever field is out of range.
+_BOUNDS_PLACEHOLDERS = {
+    "min_scan_interval": str(_SCAN_INTERVAL_BOUNDS[0]),
+    "max_scan_interval": str(_SCAN_INTERVAL_BOUNDS[1]),
+    "min_history_days": str(MIN_HISTORY_DAYS),
+    "max_history_days": str(MAX_HISTORY_DAYS),
+}
+
+
 class OptionsFlowHandler(OptionsFlowWithReload):
     """Polling interval and the meters to include."""
 
@@ -389,53 +471,57 @@ class OptionsFlowHandler(OptionsFlowWithReload):
         errors: dict[str, str] = {}
         meters = _active_meters(entry)
         if user_input is not None:
-            if meters and not user_input.get(CONF_METERS):
-                errors[CONF_METERS] = "no_meters"
-            else:
+            errors = self._errors(user_input, bool(meters))
+            if not errors:
                 return self.async_create_entry(data=_options(entry, user_input))
         provider = entry.data[CONF_PROVIDER]
         fields: dict[Any, Any] = {
             vol.Required(
                 CONF_SCAN_INTERVAL,
                 default=int(DEFAULT_SCAN_INTERVAL[provider].total_seconds()),
-            ): NumberSelector(
-                NumberSelectorConfig(
-                    min=MIN_SCAN_INTERVAL.total_seconds(),
-                    max=MAX_SCAN_INTERVAL.total_seconds(),
-                    step=1,
-                    unit_of_measurement="s",
-                    mode=NumberSelectorMode.BOX,
-                )
-            )
+            ): _number_box(*_SCAN_INTERVAL_BOUNDS, "s"),
+            vol.Required(CONF_HISTORY_DAYS, default=DEFAULT_HISTORY_DAYS): _number_box(
+                MIN_HISTORY_DAYS, MAX_HISTORY_DAYS, "d"
+            ),
         }
-        fields[vol.Required(CONF_HISTORY_DAYS, default=DEFAULT_HISTORY_DAYS)] = (
-            NumberSelector(
-                NumberSelectorConfig(
-                    min=1,
-                    max=MAX_HISTORY_DAYS,
-                    step=1,
-                    unit_of_measurement="d",
-                    mode=NumberSelectorMode.BOX,
-                )
-            )
-        )
         if meters:
+            # Labelled as the devices are named, in Home Assistant's language.
+            names = await async_device_names(self.hass, entry, meters.values())
             fields[vol.Required(CONF_METERS, default=list(meters))] = SelectSelector(
                 SelectSelectorConfig(
                     options=[
-                        SelectOptionDict(value=m.id, label=_label(m))
-                        for m in meters.values()
+                        SelectOptionDict(value=meter_id, label=names[meter_id])
+                        for meter_id in meters
                     ],
                     multiple=True,
                 )
             )
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(fields), user_input or dict(entry.options)
+            data_schema=_filled(
+                self, vol.Schema(fields), user_input or entry.options, errors
             ),
             errors=errors,
+            description_placeholders=_BOUNDS_PLACEHOLDERS,
         )
+
+    @staticmethod
+    def _errors(user_input: Mapping[str, Any], choosing: bool) -> dict[str, str]:
+        """What is wrong with the options, each error naming its bound."""
+        errors: dict[str, str] = {}
+        interval = user_input[CONF_SCAN_INTERVAL]
+        if interval < _SCAN_INTERVAL_BOUNDS[0]:
+            errors[CONF_SCAN_INTERVAL] = "scan_interval_too_short"
+        elif interval > _SCAN_INTERVAL_BOUNDS[1]:
+            errors[CONF_SCAN_INTERVAL] = "scan_interval_too_long"
+        days = user_input[CONF_HISTORY_DAYS]
+        if days < MIN_HISTORY_DAYS:
+            errors[CONF_HISTORY_DAYS] = "history_days_too_few"
+        elif days > MAX_HISTORY_DAYS:
+            errors[CONF_HISTORY_DAYS] = "history_days_too_many"
+        if choosing and not user_input.get(CONF_METERS):
+            errors[CONF_METERS] = "no_meters"
+        return errors
 
 
 def _options(
@@ -461,7 +547,3 @@ def _active_meters(entry: SmartMeterConfigEntry) -> dict[str, Meter]:
     """The account's active meters, known while the entry is loaded."""
     runtime = getattr(entry, "runtime_data", None)
     return {} if runtime is None else runtime.coordinator.available_meters
-
-
-def _label(meter: Meter) -> str:
-    return f"{meter.medium.capitalize()} {meter.model} {meter.serial}".strip()

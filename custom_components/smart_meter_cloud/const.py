@@ -31,6 +31,7 @@ DEFAULT_SCAN_INTERVAL: Final = {
 }
 # Days of history imported at first setup; up to three years on request.
 DEFAULT_HISTORY_DAYS: Final = 30
+MIN_HISTORY_DAYS: Final = 1
 MAX_HISTORY_DAYS: Final = 3 * 365
 MIN_SCAN_INTERVAL: Final = timedelta(seconds=10)
 MAX_SCAN_INTERVAL: Final = timedelta(hours=24)

@@ -1,20 +1,23 @@
 """What every meter entity shares: its device, availability and enabling."""
 
+from collections.abc import Iterable
 from typing import Final, override
 
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import (
+    device_registry as dr,
     entity_platform,
     entity_registry as er,
     issue_registry as ir,
 )
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .api.models import Reading
-from .const import DOMAIN
+from .api.models import Meter, Reading
+from .const import CONF_PROVIDER, DOMAIN
 from .coordinator import (
     SmartMeterConfigEntry,
     SmartMeterCoordinator,
@@ -69,6 +72,50 @@ def async_check_entity_limit(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
     )
 
 
+def _device_name(meter: Meter) -> tuple[str, dict[str, str]]:
+    """The translation key of a meter's device name, and its placeholders."""
+    # The serial's tail tells meters apart without publishing it.
+    return f"{meter.medium}_meter", {"id": (meter.serial or meter.id)[-4:]}
+
+
+def meter_device_info(provider: str, meter: Meter) -> DeviceInfo:
+    """The device of a meter, named by its kind in Home Assistant's language."""
+    key, placeholders = _device_name(meter)
+    return DeviceInfo(
+        identifiers={device_identifier(provider, meter.id)},
+        manufacturer=meter.manufacturer,
+        model=meter.model,
+        serial_number=meter.serial or None,
+        translation_key=key,
+        translation_placeholders=placeholders,
+    )
+
+
+async def async_device_names(
+    hass: HomeAssistant, entry: SmartMeterConfigEntry, meters: Iterable[Meter]
+) -> dict[str, str]:
+    """Each meter's device name, as the device registry shows it.
+
+    A meter without a device yet (one left out in the options) gets the
+    name its device will have.
+    """
+    devices = dr.async_get(hass)
+    translations = await async_get_translations(
+        hass, hass.config.language, "device", {DOMAIN}
+    )
+    names: dict[str, str] = {}
+    for meter in meters:
+        identifier = device_identifier(entry.data[CONF_PROVIDER], meter.id)
+        device = devices.async_get_device_by_identifier(identifier, entry.entry_id)
+        if device is not None and (name := device.name_by_user or device.name):
+            names[meter.id] = name
+            continue
+        key, placeholders = _device_name(meter)
+        template = translations.get(f"component.{DOMAIN}.device.{key}.name", key)
+        names[meter.id] = template.format(**placeholders)
+    return names
+
+
 class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
     """An entity of one meter, available while that meter's readings come."""
 
@@ -97,15 +144,7 @@ class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
         # whether the entity was available.
         self._written: tuple[Reading | None, bool] | None = None
         self._attr_unique_id = entity_unique_id(provider, meter_id, key)
-        self._attr_device_info = DeviceInfo(
-            identifiers={device_identifier(provider, meter_id)},
-            manufacturer=meter.manufacturer,
-            model=meter.model,
-            serial_number=meter.serial or None,
-            translation_key=f"{meter.medium}_meter",
-            # The serial's tail tells meters apart without publishing it.
-            translation_placeholders={"id": (meter.serial or meter_id)[-4:]},
-        )
+        self._attr_device_info = meter_device_info(provider, meter)
 
     @property
     @override

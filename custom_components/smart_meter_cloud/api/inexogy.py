@@ -29,6 +29,7 @@ from .errors import (
     RateLimitedError,
     SmartMeterCloudError,
 )
+from .manufacturers import manufacturer_name
 from .models import Medium, Meter, Quantity, Reading
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,14 +55,6 @@ _MEDIA: Final = {
     "GAS": Medium.GAS,
     "WATER": Medium.WATER,
     "HEAT": Medium.HEAT,
-}
-_MANUFACTURERS: Final = {
-    "ESY": "EasyMeter",
-    "EMH": "EMH metering",
-    "ELS": "Elster",
-    "ITF": "Itron",
-    "LOG": "Landis+Gyr",
-    "EFR": "EFR",
 }
 _ENERGY: Final = 1e10  # raw energy is in 1e-10 kWh
 _MILLI: Final = 1e3
@@ -185,12 +178,15 @@ def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     medium = _MEDIA.get(str(data.get("measurementType", "")).upper())
     if medium is None:
         return None
-    manufacturer_id = str(data.get("manufacturerId", ""))
+    manufacturer_id = str(data.get("manufacturerId") or "")
+    # The type is a model family (EASYMETER, RLM) or, for some meters, only
+    # the medium again (WATER): then there is no model to show.
+    family = str(data.get("type") or "")
     return Meter(
         id=str(data["meterId"]),
         medium=medium,
-        manufacturer=_MANUFACTURERS.get(manufacturer_id, manufacturer_id or "inexogy"),
-        model=str(data.get("type") or manufacturer_id or "Smart meter"),
+        manufacturer=manufacturer_name(manufacturer_id) or "inexogy",
+        model=None if family.upper() in _MEDIA else manufacturer_name(family) or None,
         serial=str(data.get("fullSerialNumber") or data.get("serialNumber") or ""),
         active=int(data.get("firstMeasurementTime", -1)) >= 0,
         raw=data,

@@ -112,7 +112,7 @@ class Meter:
     id: str
     medium: Medium
     manufacturer: str
-    model: str
+    model: str | None
     serial: str
     active: bool
     # The alarms this kind of meter can raise; empty when it reports none.

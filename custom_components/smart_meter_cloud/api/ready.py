@@ -28,6 +28,7 @@ from .errors import (
     RateLimitedError,
     SmartMeterCloudError,
 )
+from .manufacturers import manufacturer_name
 from .models import Alarm, Medium, Meter, Quantity, Reading
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ DEFAULT_TIMEOUT: Final = 30.0
 # Renew the token this long before it expires, so no request carries a stale one.
 _TOKEN_MARGIN: Final = 60.0
 
-MANUFACTURER: Final = "Kamstrup"
+# READY is Kamstrup's own cloud: it lists no maker.
+MANUFACTURER: Final = manufacturer_name("KAM")
 
 _MEDIA: Final = {
     "water": Medium.WATER,
