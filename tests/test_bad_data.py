@@ -1,5 +1,6 @@
 """Bad data from a cloud or a push: history, alarms and devices stay right."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 import itertools
 import json
@@ -244,3 +245,43 @@ async def test_a_correction_waits_for_the_rows_it_corrects(
     last = rows[-1]
     assert datetime.fromtimestamp(last["start"], UTC) == hour - H
     assert last["state"] == pytest.approx(corrected["registers"][0]["value"])
+
+
+# --- pushes at their limits --------------------------------------------------------
+
+
+@pytest.mark.freeze_time(HALF_PAST)
+async def test_two_hundred_concurrent_pushes_apply_once_each(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """READY retrying many deliveries at once, half of them replays."""
+    freezer.tick(timedelta(minutes=40))
+    reading = ready.sim.reading(ready_sim.WATER_METER_ID, T0 + 13 * H)
+    bodies = [_push(ready, [reading], f"many-{n % 100}") for n in range(200)]
+    answers = await asyncio.gather(
+        *(
+            webhook_post(hass, ready, body, signature=ready.sim.sign(body))
+            for body in bodies
+        )
+    )
+    assert set(answers) == {200}
+    await settle(hass, ready)
+    volume = float(reading["registers"][0]["value"])
+    assert float(state(hass, "sensor.water_meter_4567_water_volume")) == volume
+    rows = await statistic_rows(hass, WATER_ID)
+    assert_hourly(rows)
+    assert rows[-1]["state"] == pytest.approx(volume)
+
+
+async def test_headers_at_their_limits_are_refused(
+    hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
+) -> None:
+    before = state(hass, "sensor.water_meter_4567_water_volume")
+    body = _push(ready, [], "headers-1")
+    for signature in ("A" * 8000, "A" * 20_000, ready.sim.sign(body) + "=" * 7000):
+        assert 400 <= await webhook_post(hass, ready, body, signature=signature) < 500
+    await settle(hass, ready)
+    assert state(hass, "sensor.water_meter_4567_water_volume") == before

@@ -191,6 +191,10 @@ MOMENTS = st.datetimes(
     min_value=datetime(2026, 10, 1),
     max_value=datetime(2027, 3, 1),
     timezones=st.just(UTC),
+) | st.datetimes(  # decades and centuries old: history must not be rewritten
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(2001, 1, 1),
+    timezones=st.just(UTC),
 )
 TIMESTAMPS = (
     MOMENTS.map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -205,7 +209,7 @@ REGISTERS = st.fixed_dictionaries(
             ["Volume", "HeatEnergy", "Flow", "Power", "volume", "Unknown"]
         )
         | JSON_LEAVES,
-        "value": JSON_LEAVES,
+        "value": JSON_LEAVES | st.floats().map(str),  # numbers as strings too
         "unit": st.sampled_from(["m3", "MWh", "GJ", "l/h", "kW", "°C", ""])
         | JSON_LEAVES,
     },

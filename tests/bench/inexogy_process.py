@@ -70,7 +70,7 @@ def answer(sim: InexogySimulator, clock: Clock, line: str) -> object:
             sim.window = HistoryWindow(to_exclusive=True)
         else:
             sim.window = HistoryWindow(delay=float(value))
-        return dataclasses.asdict(sim.window)
+        return repr(sim.window)
     if command == "stats":
         times = os.times()
         return {

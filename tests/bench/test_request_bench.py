@@ -68,6 +68,8 @@ async def test_requests_per_cycle(
     freezer.move_to(datetime.fromtimestamp(simulator.ask("tick 0"), UTC))
     hass.loop.set_debug(False)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Not a line for every recorder query: 2 x 240 cycles of them.
+    logging.getLogger("homeassistant.components.recorder").setLevel(logging.INFO)
     if window:
         simulator.ask(f"window {window}")
     simulator.ask("empty 1")  # discovergy's setup fails on a 400 otherwise
