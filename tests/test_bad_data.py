@@ -86,6 +86,18 @@ def test_a_jump_that_stays_is_a_new_base() -> None:
     assert anchor == Anchor(T0, 100.0, 7.0)
 
 
+def test_a_small_dip_is_no_reset() -> None:
+    """1 Wh below the last total, at the end of a fetch and after it."""
+    anchor = Anchor(T0, 100.0, 5.0)
+    rows, anchor_after = hourly_rows(anchor, {T0 + H: 99.999})
+    assert rows == []
+    assert anchor_after == anchor
+    rows, _ = hourly_rows(anchor, {T0 + H: 99.999, T0 + 2 * H: 99.9995})
+    assert rows == []
+    rows, _ = hourly_rows(anchor, {T0 + H: 99.999, T0 + 2 * H: 101.0})
+    assert [(r["state"], r["sum"]) for r in rows] == [(100.5, 5.5), (101.0, 6.0)]
+
+
 async def test_a_spike_from_the_cloud_books_nothing(
     hass: HomeAssistant,
     inexogy: Inexogy,

@@ -66,6 +66,9 @@ CHUNK: Final = timedelta(days=30)
 # reading alone.
 MAX_HISTORY_WAIT: Final = timedelta(hours=8)
 DEFAULT_BACKFILL: Final = timedelta(days=30)
+# A total this much below the last one (a fraction of it) is two sources'
+# rounding, never a meter reset: it waits until the total passes the last.
+JITTER: Final = 0.01
 # Stored values come back as floats of the database: compare with a margin.
 EPSILON: Final = 1e-9
 DATA_ANCHORS: HassKey[dict[str, Anchor | None]] = HassKey(f"{DOMAIN}_anchors")
@@ -110,8 +113,9 @@ def hourly_rows(
 
     Consumption between two totals more than an hour apart is spread evenly
     over the hours between them. A total of 0 or below the last one is a
-    glitch if a later total comes back up; if it stays lower the meter was
-    reset or replaced, and the sum continues from the new base. A rise of
+    glitch if a later total comes back up, and so is a dip of less than
+    `JITTER` of the total; if it stays lower the meter was reset or
+    replaced, and the sum continues from the new base. A rise of
     more than `most_per_hour` an hour is a glitch if a later total comes
     back below it, and a new base if it stays. A drop or jump not yet
     confirmed by a later total waits for the next import.
@@ -130,8 +134,12 @@ def hourly_rows(
         hours = round((time - anchor.time) / HOUR)
         later = [value for _, value in ordered[index + 1 :]]
         if total < anchor.total:
-            if total == 0 or any(value >= anchor.total for value in later):
-                continue  # a glitch: the total comes back
+            if (
+                total == 0
+                or anchor.total - total <= JITTER * anchor.total
+                or any(value >= anchor.total for value in later)
+            ):
+                continue  # a glitch or rounding: the total comes back
             if not later:
                 break  # not yet known whether it stays lower
             _LOGGER.info(
