@@ -16,7 +16,7 @@ from syrupy.filters import props
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD
 
-from .conftest import Inexogy, Ready, settle
+from .conftest import Inexogy, Ready, add_ready_entry, settle
 
 
 @pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
@@ -93,3 +93,28 @@ async def test_ready_diagnostics_show_payload_shapes(
     assert diagnostics == snapshot(
         exclude=props("entry_id", "created_at", "modified_at")
     )
+
+
+@pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+async def test_unknown_fields_of_a_meter_record_are_redacted(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    ready: Ready,
+) -> None:
+    """A utility's record carrying more than the contract names."""
+    personal = {
+        "customerName": "Jane Doe",
+        "contactEmail": "jane.doe@example.org",
+        "gps": {"lat": 55.67594, "lon": 12.56553},
+        "notes": ["key under the mat"],
+    }
+    ready.sim.meters[0].extra = personal
+    entry = await add_ready_entry(hass, ready)
+    assert await async_setup_component(hass, "diagnostics", {})
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(diagnostics)
+    for value in ("Jane Doe", "jane.doe@example.org", "55.67594", "under the mat"):
+        assert value not in text
+    raw = next(m["raw"] for m in diagnostics["meters"] if "customerName" in m["raw"])
+    assert raw["gps"] == {"lat": "**REDACTED**", "lon": "**REDACTED**"}
+    assert raw["meterType"] == ready.sim.meters[0].meter_type

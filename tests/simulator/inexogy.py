@@ -671,7 +671,10 @@ class InexogySimulator:
                 return {"time": now, "values": {}}, fault
             raise _text(400, f"No readings available for meterId: {meter.meter_id}")
         stamp = now + 86_400_000 if fault is Fault.AHEAD else now
-        return {"time": stamp, "values": self._values(meter, now, request, fault)}, fault
+        return {
+            "time": stamp,
+            "values": self._values(meter, now, request, fault),
+        }, fault
 
     async def _readings(self, request: web.Request) -> tuple[Any, Fault]:
         if self.readings_left is not None:

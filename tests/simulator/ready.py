@@ -22,7 +22,7 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 import hashlib
@@ -185,10 +185,12 @@ class ReadyMeter:
     registers: tuple[Register, ...]
     info_code: int = 0  # current alarm bits, carried by every reading
     sensor_fault: float | None = None  # temperature reported while in sensor fault
+    # Fields a utility's records may carry beyond the contract's.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def info(self) -> dict[str, Any]:
         """Return the Meter JSON."""
-        return {
+        return self.extra | {
             "meterId": self.meter_id,
             "serialNumber": self.serial_number,
             "meterType": self.meter_type,
