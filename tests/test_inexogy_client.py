@@ -32,6 +32,7 @@ from tests.simulator.inexogy import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
     ELECTRICITY_METER_ID,
+    GAS_METER_ID,
     INACTIVE_METER_ID,
     Fault,
 )
@@ -155,6 +156,41 @@ def test_parse_reading_scales_to_canonical_units() -> None:
         Quantity.VOLUME: pytest.approx(5.0),
     }
     assert reading.time == datetime(2025, 11, 23, 12, 15, 26, 702000, tzinfo=UTC)
+
+
+NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]
+
+
+@pytest.mark.freeze_time(NOW)
+@pytest.mark.parametrize("number", NON_FINITE)
+async def test_numbers_json_has_not_make_the_answer_invalid(
+    client: InexogyClient, inexogy: Inexogy, number: str
+) -> None:
+    """As Home Assistant's own JSON parser: only the meter concerned fails."""
+    inexogy.sim.non_finite = number
+    inexogy.sim.meter_faults[GAS_METER_ID] = Fault.NON_FINITE
+    latest = await client.latest_readings([ELECTRICITY_METER_ID, GAS_METER_ID])
+    assert isinstance(latest[GAS_METER_ID], InvalidResponseError)
+    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+    with pytest.raises(InvalidResponseError):
+        await client.readings(GAS_METER_ID, NOW - timedelta(hours=3), NOW)
+
+
+def test_a_value_that_is_no_finite_number_never_reaches_a_reading() -> None:
+    reading = parse_reading(
+        {
+            "time": 1763900126702,
+            "values": {
+                "energy": float("nan"),
+                "energyOut": float("inf"),
+                "energy1": float("-inf"),
+                "energy2": 10**400,  # no float holds it
+                "power": True,
+                "voltage1": 230_000,
+            },
+        }
+    )
+    assert reading.values == {Quantity.VOLTAGE_L1: 230.0}
 
 
 def _reading(**values: float) -> Reading:

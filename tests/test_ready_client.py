@@ -130,6 +130,39 @@ def test_heat_sensor_fault_is_dropped(temperature: float) -> None:
     assert water.values[Quantity.AMBIENT_TEMPERATURE] == 0.0
 
 
+def test_a_value_that_is_no_finite_number_never_reaches_a_reading() -> None:
+    reading = parse_reading(
+        _reading(
+            ("Volume", float("nan"), "m3"),
+            ("HeatEnergy", 1e306, "MWh"),  # finite, but not in kWh
+            ("Power", float("inf"), "kW"),
+            ("Flow", True, "m3/h"),
+            ("ForwardTemperature", float("-inf"), "C"),
+            ("ReturnTemperature", 40.0, "C"),
+        ),
+        Medium.HEAT,
+    )
+    assert reading.values == {Quantity.RETURN_TEMPERATURE: 40.0}
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
+async def test_numbers_json_has_not_make_the_answer_invalid(
+    ready: Ready, number: str
+) -> None:
+    """As Home Assistant's own JSON parser: the answer is refused whole."""
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        meters = [meter.id for meter in await client.meters()]
+        ready.sim.non_finite = number
+        ready.sim.fault = sim.Fault.NON_FINITE
+        latest = await client.latest_readings(meters)
+        assert len(latest) == len(meters)
+        assert all(isinstance(r, InvalidResponseError) for r in latest.values())
+        end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
+        with pytest.raises(InvalidResponseError):
+            await client.history(sim.WATER_METER_ID, end - timedelta(hours=3), end)
+
+
 def test_parse_meter() -> None:
     assert parse_meter({"meterId": "x", "meterType": "Gas"}) is None
     meter = parse_meter({"meterId": "x", "meterType": "HeatCooling"})

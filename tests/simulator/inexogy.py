@@ -57,6 +57,9 @@ _STEPS = {
 }
 _MONTHS = {"one_month": 1, "one_year": 12}
 _ACCEPTABLE = {"*/*", "application/*", "text/*", "application/json", "text/plain"}
+# Stands for a total in the payload until the text replaces it with a
+# number JSON cannot have.
+_NON_FINITE_MARK = "\u0000non-finite"
 _NGINX = (
     "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1>"
     "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -73,6 +76,9 @@ class Fault(StrEnum):
     TIMEOUT = "timeout"
     MALFORMED_JSON = "malformed_json"
     ALL_ZERO_TOTALS = "all_zero_totals"
+    # Totals written as `non_finite` (NaN, Infinity, 1e400): Python's json
+    # writes and reads such numbers, JSON has none.
+    NON_FINITE = "non_finite"
 
 
 @dataclass(frozen=True)
@@ -300,6 +306,8 @@ class InexogySimulator:
         self.meters: list[SimMeter] = demo_meters()
         self.accounts: dict[str, str] = {DEMO_EMAIL: DEMO_PASSWORD}
         self.retry_after = 60
+        # What Fault.NON_FINITE writes for each total: NaN, Infinity, 1e400...
+        self.non_finite = "NaN"
         self.late_fields_visible = False
         # What /last_reading answers for a meter that never measured is not
         # documented: 400 by default; an empty reading when this is True.
@@ -613,6 +621,8 @@ class InexogySimulator:
             text = json.dumps(payload, separators=(",", ":"))
             if fault is Fault.MALFORMED_JSON:  # any proper prefix is invalid JSON
                 text = text[: max(1, len(text) // 2)]
+            if fault is Fault.NON_FINITE:
+                text = text.replace(json.dumps(_NON_FINITE_MARK), self.non_finite)
             return web.Response(text=text, content_type="application/json")
 
         return handler
@@ -632,12 +642,15 @@ class InexogySimulator:
 
     def _values(
         self, meter: SimMeter, ms: int, request: web.Request, fault: Fault
-    ) -> dict[str, int]:
-        values = meter.values_at(ms, self.late_fields_visible)
+    ) -> dict[str, int | str]:
+        values: dict[str, int | str] = {**meter.values_at(ms, self.late_fields_visible)}
         if wanted := [f for f in request.query.get("fields", "").split(",") if f]:
             values = {k: v for k, v in values.items() if k in wanted}  # ignore unknown
+        totals = [k for k in values if k.startswith(("energy", "volume"))]
         if fault is Fault.ALL_ZERO_TOTALS:
-            values |= {k: 0 for k in values if k.startswith(("energy", "volume"))}
+            values |= dict.fromkeys(totals, 0)
+        if fault is Fault.NON_FINITE:
+            values |= dict.fromkeys(totals, _NON_FINITE_MARK)
         return values
 
     async def _meters(self, request: web.Request) -> tuple[Any, Fault]:

@@ -75,6 +75,9 @@ _GATEWAY = (
     "</center>\r\n<hr><center>Microsoft-Azure-Application-Gateway/v2</center>\r\n"
     "</body>\r\n</html>\r\n"
 )
+_TOTALS = frozenset({"Volume", "HeatEnergy", "CoolingEnergy", "Energy", "EnergyExport"})
+# Stands for a total until the text replaces it with a number JSON cannot have.
+_NON_FINITE_MARK = "\u0000non-finite"
 _PROBLEM_TYPES = {
     400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
     401: "https://tools.ietf.org/html/rfc9110#section-15.5.2",
@@ -92,6 +95,9 @@ class Fault(StrEnum):
     SERVER_ERROR = "server_error"  # /api/v1/*: 503 HTML page
     TIMEOUT = "timeout"  # /api/v1/*: hang until the fault changes or stop(), 504
     INVALID_CLIENT = "invalid_client"  # token endpoint: 401 invalid_client
+    # Readings (latest, history): totals written as `non_finite` (NaN,
+    # Infinity, 1e400), which Python's json writes and reads and JSON has not.
+    NON_FINITE = "non_finite"
 
 
 # ---- register values: pure functions of epoch seconds -----------------------------
@@ -522,6 +528,8 @@ class ReadySimulator:
         self.meters: list[ReadyMeter] = []
         self.set_meter_count(meter_count)
         self.retry_after = 30
+        # What Fault.NON_FINITE writes for each total: NaN, Infinity, 1e400...
+        self.non_finite = "NaN"
         self.token_lifetime = 3599
         self.delivery_timeout = 10.0  # seconds, for every outgoing webhook POST
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -886,8 +894,8 @@ class ReadySimulator:
             raise _problem(400, f"At most {MAX_LATEST_IDS} meterIds per request.")
         known = {m.meter_id: m for m in self.meters}
         at = self.last_hour()
-        return web.json_response(
-            [known[i].reading(at) for i in ids if i in known], dumps=_json_text
+        return self._readings_response(
+            [known[i].reading(at) for i in ids if i in known]
         )
 
     async def _history(self, request: web.Request) -> web.Response:
@@ -914,8 +922,19 @@ class ReadySimulator:
             raise _problem(400, f"At most {MAX_READINGS} readings per request.")
         stop = min(end, self.last_hour())  # nothing from the future
         hours = self.window.answered(range(first, stop + 1, step), end, self.clock())
-        readings = [meter.reading(t) for t in hours]
-        return web.json_response(readings, dumps=_json_text)
+        return self._readings_response([meter.reading(t) for t in hours])
+
+    def _readings_response(self, readings: list[dict[str, Any]]) -> web.Response:
+        if self.fault is not Fault.NON_FINITE:
+            return web.json_response(readings, dumps=_json_text)
+        for reading in readings:
+            for register in reading["registers"]:
+                if register["register"] in _TOTALS:
+                    register["value"] = _NON_FINITE_MARK
+        text = _json_text(readings).replace(
+            json.dumps(_NON_FINITE_MARK), self.non_finite
+        )
+        return web.Response(text=text, content_type="application/json")
 
     async def _list_subscriptions(self, request: web.Request) -> web.Response:
         return web.json_response([s.as_json() for s in self.subscriptions.values()])

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlencode
@@ -30,6 +29,7 @@ from .errors import (
     SmartMeterCloudError,
 )
 from .models import Medium, Meter, Quantity, Reading
+from .parsing import finite, load_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -201,11 +201,12 @@ def parse_reading(data: Mapping[str, Any], medium: Medium | None = None) -> Read
     """Convert an API reading into canonical units; unknown fields are ignored."""
     values: dict[Quantity, float] = {}
     for key, raw in data["values"].items():
-        if (known := _FIELDS.get(key)) is not None and isinstance(raw, int | float):
+        known = _FIELDS.get(key)
+        if known is not None and (value := finite(raw)) is not None:
             quantity, divisor = known
             if medium is Medium.HEAT and quantity is Quantity.ENERGY_IMPORT:
                 quantity = Quantity.HEAT_ENERGY  # a heat meter's "energy"
-            values[quantity] = raw / divisor
+            values[quantity] = value / divisor
     return Reading(time=datetime.fromtimestamp(data["time"] / 1000, UTC), values=values)
 
 
@@ -363,10 +364,7 @@ class InexogyClient:
     ) -> Any:
         body = None if form is None else urlencode({"client": form})
         text = await self._request(method, path, params, body, signer)
-        try:
-            return json.loads(text)
-        except ValueError as err:
-            raise InvalidResponseError(f"{path}: the answer is not JSON") from err
+        return load_json(text, path)
 
     async def _form(
         self,

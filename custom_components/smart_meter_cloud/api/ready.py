@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from typing import Any, Final
 
@@ -29,6 +30,7 @@ from .errors import (
     SmartMeterCloudError,
 )
 from .models import Alarm, Medium, Meter, Quantity, Reading
+from .parsing import finite, load_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -163,15 +165,13 @@ def parse_reading(data: Mapping[str, Any], medium: Medium) -> Reading:
     """Convert an API reading into canonical units and decoded alarms."""
     values: dict[Quantity, float] = {}
     for register in data.get("registers") or ():
-        value = register.get("value")
-        if not isinstance(value, int | float):
+        if (value := finite(register.get("value"))) is None:
             continue
         known = _conversion(
             str(register.get("register", "")), str(register.get("unit", ""))
         )
-        if known is not None:
-            quantity, factor = known
-            values[quantity] = value * factor
+        if known is not None and math.isfinite(converted := value * known[1]):
+            values[known[0]] = converted
     forward = values.get(Quantity.FORWARD_TEMPERATURE)
     back = values.get(Quantity.RETURN_TEMPERATURE)
     if forward is not None and back is not None:
@@ -546,10 +546,7 @@ def _answer(path: str, status: int, text: str, headers: Mapping[str, str]) -> An
     if status == 204:
         return None
     if status < 300:
-        try:
-            return json.loads(text)
-        except ValueError as err:
-            raise InvalidResponseError(f"{path}: the answer is not JSON") from err
+        return load_json(text, path)
     if status in (401, 403):
         raise AuthError(f"HTTP {status}")
     if status == 429:

@@ -1,0 +1,45 @@
+"""Bad data from a cloud, seen in Home Assistant: only what it concerns fails.
+
+A number JSON has not, a reading of the wrong shape or a throttling answer
+beyond reason never reaches a sensor or the statistics, and never takes the
+other meters, or the polling, down with it.
+"""
+
+import logging
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+import pytest
+
+from tests.simulator.inexogy import GAS_METER_ID, Fault
+
+from .conftest import Inexogy, our_records, poll, state
+
+POWER = "sensor.electricity_meter_3456_power"
+GAS = "sensor.gas_meter_5678_gas_volume"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "1e400"])
+async def test_a_number_json_has_not_fails_only_its_meter(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    number: str,
+) -> None:
+    volume = float(state(hass, GAS))
+    inexogy.sim.non_finite = number
+    inexogy.sim.meter_faults[GAS_METER_ID] = Fault.NON_FINITE
+    await poll(hass, freezer)
+    assert state(hass, GAS) == STATE_UNAVAILABLE
+    assert state(hass, POWER) != STATE_UNAVAILABLE
+    [gone] = our_records(caplog, GAS_METER_ID)
+    assert gone.levelno == logging.WARNING
+    assert "not JSON" in gone.getMessage()
+
+    del inexogy.sim.meter_faults[GAS_METER_ID]
+    await poll(hass, freezer)
+    assert float(state(hass, GAS)) >= volume
