@@ -5,12 +5,15 @@ beyond reason never reaches a sensor or the statistics, and never takes the
 other meters, or the polling, down with it.
 """
 
+from datetime import timedelta
+from email.utils import format_datetime
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 
 from tests.simulator.inexogy import GAS_METER_ID, Fault
@@ -43,3 +46,37 @@ async def test_a_number_json_has_not_fails_only_its_meter(
     del inexogy.sim.meter_faults[GAS_METER_ID]
     await poll(hass, freezer)
     assert float(state(hass, GAS)) >= volume
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "seconds"),
+    [
+        ("date in 5 minutes", 300),
+        ("1e9", 3600),  # taken literally, the polling stopped for good
+        ("1e20", 3600),
+        ("inf", 60),
+        ("nan", 60),
+    ],
+)
+async def test_rate_limit_waits_as_asked_within_reason(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    retry_after: str,
+    seconds: int,
+) -> None:
+    if retry_after.startswith("date"):
+        # As an HTTP date: 5 minutes after the poll that is refused.
+        moment = dt_util.utcnow() + timedelta(seconds=30 + seconds)
+        retry_after = format_datetime(moment, usegmt=True)
+    inexogy.sim.fault = Fault.RATE_LIMITED
+    inexogy.sim.retry_after = retry_after
+    await poll(hass, freezer)
+    asked = inexogy.sim.request_count("/last_reading")
+    inexogy.sim.fault = Fault.NONE
+    await poll(hass, freezer, seconds - 5)
+    assert inexogy.sim.request_count("/last_reading") == asked
+    await poll(hass, freezer, 10)
+    assert inexogy.sim.request_count("/last_reading") > asked
+    assert state(hass, POWER) != STATE_UNAVAILABLE

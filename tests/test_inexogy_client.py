@@ -222,10 +222,47 @@ def test_totals_never_go_backwards() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "seconds"), [("120", 120.0), ("0", 1.0), (None, 60.0), ("soon", 60.0)]
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        (" 30 ", 30.0),
+        ("0", 1.0),
+        ("-5", 1.0),
+        (None, 60.0),
+        ("", 60.0),
+        ("soon", 60.0),
+        # Beyond reason: an hour at most, or the polling stops for good.
+        ("1e9", 3600.0),
+        ("1e20", 3600.0),
+        # No number at all: as if the cloud said nothing.
+        ("inf", 60.0),
+        ("-Infinity", 60.0),
+        ("nan", 60.0),
+        ("1e400", 60.0),
+        # HTTP dates (RFC 9110), relative to now.
+        ("Mon, 23 Nov 2026 12:05:00 GMT", 300.0),
+        ("Mon, 23 Nov 2026 13:00:00 +0100", 1.0),  # noon in UTC: past
+        ("Mon, 23 Nov 2026 12:10:00 -0000", 600.0),
+        ("Mon, 30 Nov 2026 12:00:00 GMT", 3600.0),
+        ("Sun, 22 Nov 2026 12:00:00 GMT", 1.0),
+        ("Mon, 32 Nov 2026 12:00:00 GMT", 60.0),
+    ],
 )
 def test_retry_after_header(header: str | None, seconds: float) -> None:
-    assert RateLimitedError.from_header(header).retry_after == seconds
+    error = RateLimitedError.from_header(header, now=NOW)
+    assert error.retry_after == seconds
+
+
+@pytest.mark.freeze_time(NOW)
+async def test_retry_after_as_an_http_date(
+    client: InexogyClient, inexogy: Inexogy
+) -> None:
+    """Relative to the clock now, whichever of the two clients reads it."""
+    inexogy.sim.fault = Fault.RATE_LIMITED
+    inexogy.sim.retry_after = "Mon, 23 Nov 2026 12:02:00 GMT"
+    with pytest.raises(RateLimitedError) as limited:
+        await client.meters()
+    assert limited.value.retry_after == 120.0
 
 
 @pytest.mark.parametrize(

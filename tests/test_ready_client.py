@@ -1,6 +1,7 @@
 """The READY client's pure parts: handshake, signatures, units and alarms."""
 
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import aiohttp
 from freezegun.api import FrozenDateTimeFactory
@@ -191,8 +192,19 @@ async def test_client_errors_and_token_renewal(ready: Ready) -> None:
         await client.delete_subscription("no-such-subscription")
 
         ready.sim.fault = sim.Fault.RATE_LIMITED
-        with pytest.raises(RateLimitedError):
+        with pytest.raises(RateLimitedError) as limited:
             await client.meters()
+        assert limited.value.retry_after == 30
+        ready.sim.retry_after = "1e9"
+        with pytest.raises(RateLimitedError) as limited:
+            await client.meters()
+        assert limited.value.retry_after == 3600
+        ready.sim.retry_after = format_datetime(
+            datetime.now(UTC) + timedelta(seconds=90), usegmt=True
+        )
+        with pytest.raises(RateLimitedError) as limited:
+            await client.meters()
+        assert limited.value.retry_after == pytest.approx(90, abs=1)
         ready.sim.fault = sim.Fault.SERVER_ERROR
         with pytest.raises(CannotConnectError):
             await client.meters()

@@ -305,7 +305,8 @@ class InexogySimulator:
         self.clock = clock
         self.meters: list[SimMeter] = demo_meters()
         self.accounts: dict[str, str] = {DEMO_EMAIL: DEMO_PASSWORD}
-        self.retry_after = 60
+        # Retry-After of a 429: seconds, or an HTTP date as text.
+        self.retry_after: float | str = 60
         # What Fault.NON_FINITE writes for each total: NaN, Infinity, 1e400...
         self.non_finite = "NaN"
         self.late_fields_visible = False

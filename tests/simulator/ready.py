@@ -527,7 +527,8 @@ class ReadySimulator:
         self._demo = demo_meters()
         self.meters: list[ReadyMeter] = []
         self.set_meter_count(meter_count)
-        self.retry_after = 30
+        # Retry-After of a 429: seconds, or an HTTP date as text.
+        self.retry_after: float | str = 30
         # What Fault.NON_FINITE writes for each total: NaN, Infinity, 1e400...
         self.non_finite = "NaN"
         self.token_lifetime = 3599
