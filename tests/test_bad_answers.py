@@ -49,6 +49,34 @@ async def test_a_number_json_has_not_fails_only_its_meter(
 
 
 @pytest.mark.parametrize(
+    "shape", [{"time": 1e20}, {"values": None}, {"values": []}], ids=repr
+)
+async def test_a_reading_of_the_wrong_shape_fails_only_its_meter(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    shape: dict[str, object],
+) -> None:
+    inexogy.sim.wrong_shape = shape
+    inexogy.sim.meter_faults[GAS_METER_ID] = Fault.WRONG_SHAPE
+    first = len(caplog.records)
+    await poll(hass, freezer)
+    assert state(hass, GAS) == STATE_UNAVAILABLE
+    assert state(hass, POWER) != STATE_UNAVAILABLE
+    [gone] = our_records(caplog, GAS_METER_ID)
+    assert gone.levelno == logging.WARNING
+    assert not [
+        r for r in caplog.records[first:] if r.levelno >= logging.ERROR or r.exc_info
+    ]
+
+    del inexogy.sim.meter_faults[GAS_METER_ID]
+    await poll(hass, freezer)
+    assert state(hass, GAS) != STATE_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
     ("retry_after", "seconds"),
     [
         ("date in 5 minutes", 300),

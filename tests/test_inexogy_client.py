@@ -176,6 +176,38 @@ async def test_numbers_json_has_not_make_the_answer_invalid(
         await client.readings(GAS_METER_ID, NOW - timedelta(hours=3), NOW)
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"time": 1e20},
+        {"time": -1},
+        {"time": -1e20},
+        {"time": 4102444800000},  # 2100
+        {"time": "1763900126702"},
+        {"time": True},
+        {"time": None},
+        {"values": None},
+        {"values": [1, 2]},
+        {"values": "energy"},
+    ],
+    ids=repr,
+)
+async def test_a_reading_of_the_wrong_shape_fails_only_its_meter(
+    client: InexogyClient, inexogy: Inexogy, shape: dict[str, object]
+) -> None:
+    inexogy.sim.wrong_shape = shape
+    inexogy.sim.meter_faults[GAS_METER_ID] = Fault.WRONG_SHAPE
+    latest = await client.latest_readings([ELECTRICITY_METER_ID, GAS_METER_ID])
+    assert isinstance(latest[GAS_METER_ID], InvalidResponseError)
+    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+
+
+@pytest.mark.parametrize("data", [None, [], "reading", {"time": 0}, {"values": {}}])
+def test_parse_reading_refuses_what_is_no_reading(data: object) -> None:
+    with pytest.raises(InvalidResponseError):
+        parse_reading(data)
+
+
 def test_a_value_that_is_no_finite_number_never_reaches_a_reading() -> None:
     reading = parse_reading(
         {

@@ -79,6 +79,9 @@ class Fault(StrEnum):
     # Totals written as `non_finite` (NaN, Infinity, 1e400): Python's json
     # writes and reads such numbers, JSON has none.
     NON_FINITE = "non_finite"
+    # Readings carry `wrong_shape` over their own keys: a time of 1e20,
+    # values that are null or a list...
+    WRONG_SHAPE = "wrong_shape"
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,8 @@ class InexogySimulator:
         self.retry_after: float | str = 60
         # What Fault.NON_FINITE writes for each total: NaN, Infinity, 1e400...
         self.non_finite = "NaN"
+        # What Fault.WRONG_SHAPE puts over each reading's keys.
+        self.wrong_shape: dict[str, Any] = {"values": None}
         self.late_fields_visible = False
         # What /last_reading answers for a meter that never measured is not
         # documented: 400 by default; an empty reading when this is True.
@@ -675,7 +680,8 @@ class InexogySimulator:
             if self.inactive_reads_empty:
                 return {"time": now, "values": {}}, fault
             raise _text(400, f"No readings available for meterId: {meter.meter_id}")
-        return {"time": now, "values": self._values(meter, now, request, fault)}, fault
+        reading = {"time": now, "values": self._values(meter, now, request, fault)}
+        return self._shaped(reading, fault), fault
 
     async def _readings(self, request: web.Request) -> tuple[Any, Fault]:
         if self.readings_left is not None:
@@ -703,8 +709,14 @@ class InexogySimulator:
             raise _text(400, "Too many values requested")
         times = self.window.answered(times, end, now, 1000)
         return [
-            {"time": t, "values": self._values(meter, t, request, fault)} for t in times
+            self._shaped(
+                {"time": t, "values": self._values(meter, t, request, fault)}, fault
+            )
+            for t in times
         ], fault
+
+    def _shaped(self, reading: dict[str, Any], fault: Fault) -> dict[str, Any]:
+        return reading | self.wrong_shape if fault is Fault.WRONG_SHAPE else reading
 
     @staticmethod
     def boundaries(resolution: str, start: int, end: int) -> Iterator[int]:

@@ -7,7 +7,7 @@ import asyncio
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 import hashlib
 import hmac
 import logging
@@ -29,7 +29,7 @@ from .errors import (
     SmartMeterCloudError,
 )
 from .models import Medium, Meter, Quantity, Reading
-from .parsing import finite, load_json
+from .parsing import finite, load_json, moment_of_ms
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -197,17 +197,27 @@ def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     )
 
 
-def parse_reading(data: Mapping[str, Any], medium: Medium | None = None) -> Reading:
-    """Convert an API reading into canonical units; unknown fields are ignored."""
+def parse_reading(data: Any, medium: Medium | None = None) -> Reading:
+    """Convert an API reading into canonical units; unknown fields are ignored.
+
+    Raises InvalidResponseError for anything else than an object with a
+    `values` object and a `time` a meter could report.
+    """
+    if not isinstance(data, Mapping) or not isinstance(
+        fields := data.get("values"), Mapping
+    ):
+        raise InvalidResponseError("reading: no values")
+    if (moment := moment_of_ms(data.get("time"))) is None:
+        raise InvalidResponseError("reading: no time a meter could report")
     values: dict[Quantity, float] = {}
-    for key, raw in data["values"].items():
+    for key, raw in fields.items():
         known = _FIELDS.get(key)
         if known is not None and (value := finite(raw)) is not None:
             quantity, divisor = known
             if medium is Medium.HEAT and quantity is Quantity.ENERGY_IMPORT:
                 quantity = Quantity.HEAT_ENERGY  # a heat meter's "energy"
             values[quantity] = value / divisor
-    return Reading(time=datetime.fromtimestamp(data["time"] / 1000, UTC), values=values)
+    return Reading(time=moment, values=values)
 
 
 class InexogyClient:
@@ -285,7 +295,7 @@ class InexogyClient:
         data = await self._json(
             "GET", "/last_reading", params={"meterId": meter_id}, signer=self._signer()
         )
-        return _reading(data, self._media.get(meter_id))
+        return parse_reading(data, self._media.get(meter_id))
 
     async def latest_readings(
         self, meter_ids: Sequence[str]
@@ -337,7 +347,7 @@ class InexogyClient:
         if not isinstance(data, list):
             raise InvalidResponseError("readings: expected a list")
         medium = self._media.get(meter_id)
-        return [_reading(item, medium) for item in data]
+        return [parse_reading(item, medium) for item in data]
 
     async def history(
         self, meter_id: str, start: datetime, end: datetime
@@ -418,13 +428,6 @@ class InexogyClient:
         if 400 <= status < 500:
             raise BadRequestError(message)
         raise CannotConnectError(f"{path}: HTTP {status}")
-
-
-def _reading(data: Any, medium: Medium | None) -> Reading:
-    try:
-        return parse_reading(data, medium)
-    except (KeyError, TypeError, ValueError, OverflowError) as err:
-        raise InvalidResponseError("reading: unexpected shape") from err
 
 
 def _plain(text: str) -> str:

@@ -5,11 +5,18 @@ Assistant's orjson refuses them. A number that is not finite is no meter
 value: it would reach sensors and statistics as `nan` or `inf`.
 """
 
+from datetime import UTC, datetime
 import json
 import math
 from typing import Any, Final, NoReturn
 
 from .errors import InvalidResponseError
+
+# No meter reports a moment before 1970 or from 2100 on: such a time is
+# garbage, and one near the end of `datetime` overflows at the next hour.
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
+_LATEST_MS: Final = LATEST.timestamp() * 1000
 
 
 def _finite_float(text: str) -> float:
@@ -51,3 +58,11 @@ def finite(value: Any) -> float | None:
     except OverflowError:
         return None
     return number if math.isfinite(number) else None
+
+
+def moment_of_ms(value: Any) -> datetime | None:
+    """Return the moment of epoch milliseconds; None if no meter reports it."""
+    ms = finite(value)
+    if ms is None or not 0 <= ms < _LATEST_MS:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC)
