@@ -16,12 +16,25 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 
+from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import GAS_METER_ID, Fault
 
-from .conftest import Inexogy, our_records, poll, state
+from .conftest import Inexogy, Ready, our_records, poll, settle, state
 
 POWER = "sensor.electricity_meter_3456_power"
 GAS = "sensor.gas_meter_5678_gas_volume"
+WATER_VOLUME = "sensor.water_meter_4567_water_volume"
+WATER_FLOW = "sensor.water_meter_4567_flow"
+HEAT_ENERGY = "sensor.heat_meter_4501_heat_energy"
+
+
+def errors_since(caplog: pytest.LogCaptureFixture, first: int) -> list[str]:
+    """Lines logged as errors, or with a traceback, since record ``first``."""
+    return [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records[first:]
+        if r.levelno >= logging.ERROR or r.exc_info
+    ]
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "1e400"])
@@ -67,13 +80,35 @@ async def test_a_reading_of_the_wrong_shape_fails_only_its_meter(
     assert state(hass, POWER) != STATE_UNAVAILABLE
     [gone] = our_records(caplog, GAS_METER_ID)
     assert gone.levelno == logging.WARNING
-    assert not [
-        r for r in caplog.records[first:] if r.levelno >= logging.ERROR or r.exc_info
-    ]
+    assert errors_since(caplog, first) == []
 
     del inexogy.sim.meter_faults[GAS_METER_ID]
     await poll(hass, freezer)
     assert state(hass, GAS) != STATE_UNAVAILABLE
+
+
+async def test_a_malformed_ready_reading_or_register_fails_only_what_it_carries(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    volume = float(state(hass, WATER_VOLUME))
+    ready.sim.wrong_shapes[ready_sim.HEAT_METER_ID] = {"timestamp": None}
+    ready.sim.wrong_registers[ready_sim.WATER_METER_ID] = [
+        None,
+        {"register": "Volume", "value": "a lot", "unit": "m3"},
+    ]
+    first = len(caplog.records)
+    await poll(hass, freezer, 3600)
+    await settle(hass, ready)
+    assert state(hass, HEAT_ENERGY) == STATE_UNAVAILABLE
+    assert float(state(hass, WATER_VOLUME)) > volume
+    assert state(hass, WATER_FLOW) != STATE_UNAVAILABLE
+    [gone] = our_records(caplog, ready_sim.HEAT_METER_ID)
+    assert gone.levelno == logging.WARNING
+    assert errors_since(caplog, first) == []
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,12 @@ from custom_components.smart_meter_cloud.api.errors import (
     InvalidResponseError,
     RateLimitedError,
 )
-from custom_components.smart_meter_cloud.api.models import Alarm, Medium, Quantity
+from custom_components.smart_meter_cloud.api.models import (
+    Alarm,
+    Medium,
+    Quantity,
+    Reading,
+)
 from custom_components.smart_meter_cloud.api.ready import (
     ReadyClient,
     decode_alarms,
@@ -162,6 +167,66 @@ async def test_numbers_json_has_not_make_the_answer_invalid(
         end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
         with pytest.raises(InvalidResponseError):
             await client.history(sim.WATER_METER_ID, end - timedelta(hours=3), end)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"timestamp": None},
+        {"timestamp": "soon"},
+        {"timestamp": 1763900126},
+        {"timestamp": "9999-12-31T23:00:00Z"},
+        {"timestamp": "1900-01-01T00:00:00Z"},
+        {"registers": {"Volume": 1}},
+        {"registers": "Volume"},
+    ],
+    ids=repr,
+)
+async def test_a_malformed_reading_fails_only_its_meter(
+    ready: Ready, shape: dict[str, object]
+) -> None:
+    ready.sim.wrong_shapes[sim.HEAT_METER_ID] = shape
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        meters = [meter.id for meter in await client.meters()]
+        latest = await client.latest_readings(meters)
+        assert isinstance(latest.pop(sim.HEAT_METER_ID), InvalidResponseError)
+        assert all(isinstance(r, Reading) for r in latest.values())
+        assert len(latest) == len(meters) - 1
+        end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
+        start = end - timedelta(hours=3)
+        assert await client.history(sim.HEAT_METER_ID, start, end) == []
+        assert len(await client.history(sim.WATER_METER_ID, start, end)) == 4
+
+
+async def test_a_malformed_register_is_dropped_the_others_kept(ready: Ready) -> None:
+    ready.sim.wrong_registers[sim.WATER_METER_ID] = [
+        None,
+        "Volume",
+        [1, 2],
+        {"register": "Volume", "value": None, "unit": "m3"},
+        {"register": "Volume", "value": "1234.5", "unit": "m3"},
+        {"register": "Flow", "value": True, "unit": "m3/h"},
+        {"register": "Flow", "value": {"m3/h": 1}, "unit": "m3/h"},
+        {"register": ["Flow"], "value": 1.0, "unit": "m3/h"},
+    ]
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        await client.meters()
+        latest = await client.latest_readings([sim.WATER_METER_ID])
+    reading = latest[sim.WATER_METER_ID]
+    assert isinstance(reading, Reading)
+    at = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
+    expected = {
+        r["register"]: r["value"]
+        for r in ready.sim.reading(sim.WATER_METER_ID, at)["registers"]
+    }
+    assert reading.values == {
+        Quantity.VOLUME: expected["Volume"],
+        Quantity.FLOW: expected["Flow"],
+        Quantity.WATER_TEMPERATURE: expected["WaterTemperature"],
+        Quantity.AMBIENT_TEMPERATURE: expected["AmbientTemperature"],
+    }
 
 
 def test_parse_meter() -> None:

@@ -531,6 +531,11 @@ class ReadySimulator:
         self.retry_after: float | str = 30
         # What Fault.NON_FINITE writes for each total: NaN, Infinity, 1e400...
         self.non_finite = "NaN"
+        # Answered readings (latest, history) of a meter carry these over
+        # their own keys ({"timestamp": None}, {"registers": {}}, ...) ...
+        self.wrong_shapes: dict[str, dict[str, Any]] = {}
+        # ... or these after their own registers (None, {"value": "x"}, ...).
+        self.wrong_registers: dict[str, list[Any]] = {}
         self.token_lifetime = 3599
         self.delivery_timeout = 10.0  # seconds, for every outgoing webhook POST
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -926,11 +931,15 @@ class ReadySimulator:
         return self._readings_response([meter.reading(t) for t in hours])
 
     def _readings_response(self, readings: list[dict[str, Any]]) -> web.Response:
+        for reading in readings:
+            reading["registers"] += self.wrong_registers.get(reading["meterId"], [])
+            reading |= self.wrong_shapes.get(reading["meterId"], {})
         if self.fault is not Fault.NON_FINITE:
             return web.json_response(readings, dumps=_json_text)
         for reading in readings:
-            for register in reading["registers"]:
-                if register["register"] in _TOTALS:
+            registers = reading.get("registers")
+            for register in registers if isinstance(registers, list) else ():
+                if isinstance(register, dict) and register.get("register") in _TOTALS:
                     register["value"] = _NON_FINITE_MARK
         text = _json_text(readings).replace(
             json.dumps(_NON_FINITE_MARK), self.non_finite

@@ -66,3 +66,10 @@ def moment_of_ms(value: Any) -> datetime | None:
     if ms is None or not 0 <= ms < _LATEST_MS:
         return None
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def plausible(moment: datetime) -> datetime:
+    """Return a reading's moment; ValueError if no meter reports it."""
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("the time is out of range")
+    return moment

@@ -30,7 +30,7 @@ from .errors import (
     SmartMeterCloudError,
 )
 from .models import Alarm, Medium, Meter, Quantity, Reading
-from .parsing import finite, load_json
+from .parsing import finite, load_json, plausible
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -161,11 +161,29 @@ def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     )
 
 
-def parse_reading(data: Mapping[str, Any], medium: Medium) -> Reading:
-    """Convert an API reading into canonical units and decoded alarms."""
+def parse_reading(data: Any, medium: Medium) -> Reading:
+    """Convert an API reading into canonical units and decoded alarms.
+
+    A register that is malformed (no object, no finite number) is left out
+    and the others kept; a reading without a time a meter could report, or
+    whose registers are no list, raises InvalidResponseError.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidResponseError("reading: not an object")
+    try:
+        moment = _time(data.get("timestamp"))
+    except ValueError as err:
+        raise InvalidResponseError("reading: no time a meter could report") from err
+    registers = data.get("registers")
+    if registers is None:
+        registers = ()
+    elif not isinstance(registers, list):
+        raise InvalidResponseError("reading: the registers are no list")
     values: dict[Quantity, float] = {}
-    for register in data.get("registers") or ():
-        if (value := finite(register.get("value"))) is None:
+    for register in registers:
+        if not isinstance(register, Mapping) or (
+            (value := finite(register.get("value"))) is None
+        ):
             continue
         known = _conversion(
             str(register.get("register", "")), str(register.get("unit", ""))
@@ -184,7 +202,7 @@ def parse_reading(data: Mapping[str, Any], medium: Medium) -> Reading:
     info_code = data.get("infoCode")
     code = info_code if isinstance(info_code, int) else None
     return Reading(
-        time=_time(data["timestamp"]),
+        time=moment,
         values=values,
         alarms=None if code is None else decode_alarms(medium, code),
         info_code=code,
@@ -227,7 +245,7 @@ def _time(value: Any) -> datetime:
 def _parse_time(value: str) -> datetime:
     """Parse a timestamp once: the readings of a push share a few hours."""
     moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return plausible(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,11 +372,14 @@ class ReadyClient:
                 results.update(dict.fromkeys(batch, err))
                 continue
             wanted = set(batch)
-            for meter_id, reading in self._readings(data):
+            for meter_id, reading in self._parsed(data):
+                if meter_id not in wanted:
+                    continue
                 old = results.get(meter_id)
-                if meter_id in wanted and (
-                    not isinstance(old, Reading) or reading.time >= old.time
-                ):
+                if isinstance(reading, InvalidResponseError):
+                    # Why a meter has no reading, unless another one came.
+                    results.setdefault(meter_id, reading)
+                elif not isinstance(old, Reading) or reading.time >= old.time:
                     results[meter_id] = reading
         return results
 
@@ -447,13 +468,28 @@ class ReadyClient:
 
     def _readings(self, data: Any) -> Iterator[tuple[str, Reading]]:
         """Parse the readings of meters we listed; skip malformed ones."""
+        for meter_id, reading in self._parsed(data):
+            if isinstance(reading, Reading):
+                yield meter_id, reading
+            else:
+                _LOGGER.debug("Skipping a reading of meter %s: %s", meter_id, reading)
+
+    def _parsed(
+        self, data: Any
+    ) -> Iterator[tuple[str, Reading | InvalidResponseError]]:
+        """Parse the readings of meters we listed, each or why it is none.
+
+        A malformed reading fails only the meter it names.
+        """
         if not isinstance(data, list):
             raise InvalidResponseError("readings: expected a list")
         for item in data:
             meter_id = str(item.get("meterId")) if isinstance(item, dict) else ""
-            medium = self._media.get(meter_id)
-            if medium is not None and (reading := _guard(parse_reading, item, medium)):
-                yield meter_id, reading
+            if (medium := self._media.get(meter_id)) is not None:
+                try:
+                    yield meter_id, parse_reading(item, medium)
+                except InvalidResponseError as err:
+                    yield meter_id, err
 
     def _alarms(
         self, data: Mapping[str, Any]
