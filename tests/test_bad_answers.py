@@ -10,16 +10,27 @@ from email.utils import format_datetime
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.util import dt as dt_util
 import pytest
 
+from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import GAS_METER_ID, Fault
 
-from .conftest import Inexogy, Ready, our_records, poll, settle, state
+from .conftest import (
+    Inexogy,
+    Ready,
+    our_records,
+    poll,
+    settle,
+    start_inexogy_flow,
+    state,
+)
 
 POWER = "sensor.electricity_meter_3456_power"
 GAS = "sensor.gas_meter_5678_gas_volume"
@@ -143,3 +154,62 @@ async def test_rate_limit_waits_as_asked_within_reason(
     await poll(hass, freezer, 10)
     assert inexogy.sim.request_count("/last_reading") > asked
     assert state(hass, POWER) != STATE_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    "step", ["consumer_token", "request_token", "authorize", "access_token"]
+)
+@pytest.mark.parametrize("fault", [Fault.HTML_PAGE, Fault.EMPTY_ANSWER])
+async def test_inexogy_sign_in_answered_by_something_else(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    caplog: pytest.LogCaptureFixture,
+    step: str,
+    fault: Fault,
+) -> None:
+    """A captive portal or a proxy's page, with 200: the cloud was not reached."""
+    flow_id = await start_inexogy_flow(hass)
+    inexogy.sim.oauth_faults[step] = fault
+    first = len(caplog.records)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, inexogy.user_input()
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert errors_since(caplog, first) == []
+
+    inexogy.sim.oauth_faults.clear()
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, inexogy.user_input()
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    "fault", [ready_sim.Fault.HTML_PAGE, ready_sim.Fault.EMPTY_ANSWER]
+)
+async def test_ready_sign_in_answered_by_something_else(
+    hass: HomeAssistant,
+    ready: Ready,
+    caplog: pytest.LogCaptureFixture,
+    fault: ready_sim.Fault,
+) -> None:
+    """Not a wrong client secret: the sign-in service was not reached."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "kamstrup_ready"}
+    )
+    flow_id = result["flow_id"]
+    ready.sim.token_fault = fault
+    first = len(caplog.records)
+    result = await hass.config_entries.flow.async_configure(flow_id, ready.user_input())
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert errors_since(caplog, first) == []
+
+    ready.sim.token_fault = ready_sim.Fault.NONE
+    result = await hass.config_entries.flow.async_configure(flow_id, ready.user_input())
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await settle(hass, ready)

@@ -108,6 +108,47 @@ async def test_errors_a_caller_can_act_on(
         await client.meters()
 
 
+OAUTH_STEPS = ["consumer_token", "request_token", "authorize", "access_token"]
+
+
+@pytest.mark.parametrize("step", OAUTH_STEPS)
+@pytest.mark.parametrize("fault", [Fault.HTML_PAGE, Fault.EMPTY_ANSWER])
+async def test_a_sign_in_answered_by_something_else_cannot_connect(
+    inexogy: Inexogy, step: str, fault: Fault
+) -> None:
+    """A captive portal or a proxy's page, with 200: not the cloud's answer."""
+    inexogy.sim.oauth_faults[step] = fault
+    async with aiohttp.ClientSession() as session:
+        client = InexogyClient(session, base_url=inexogy.url)
+        with pytest.raises(CannotConnectError, match=step):
+            await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
+        assert client.credentials is None
+
+
+@pytest.mark.parametrize("step", OAUTH_STEPS)
+async def test_a_sign_in_step_without_its_tokens_is_invalid(
+    inexogy: Inexogy, step: str
+) -> None:
+    inexogy.sim.oauth_faults[step] = Fault.WRONG_SHAPE
+    async with aiohttp.ClientSession() as session:
+        client = InexogyClient(session, base_url=inexogy.url)
+        with pytest.raises(InvalidResponseError, match=step):
+            await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
+
+
+@pytest.mark.parametrize("fault", [Fault.HTML_PAGE, Fault.EMPTY_ANSWER])
+async def test_data_answered_by_something_else_cannot_connect(
+    client: InexogyClient, inexogy: Inexogy, fault: Fault
+) -> None:
+    inexogy.sim.meter_faults[GAS_METER_ID] = fault
+    latest = await client.latest_readings([ELECTRICITY_METER_ID, GAS_METER_ID])
+    assert isinstance(latest[GAS_METER_ID], CannotConnectError)
+    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+    inexogy.sim.fault = fault
+    with pytest.raises(CannotConnectError):
+        await client.meters()
+
+
 async def test_unauthorized_client_does_not_ask() -> None:
     async with aiohttp.ClientSession() as session:
         with pytest.raises(AuthError):

@@ -281,6 +281,25 @@ async def test_client_errors_and_token_renewal(ready: Ready) -> None:
             await client.meters()
 
 
+@pytest.mark.parametrize("fault", [sim.Fault.HTML_PAGE, sim.Fault.EMPTY_ANSWER])
+async def test_answered_by_something_else_cannot_connect(
+    ready: Ready, fault: sim.Fault
+) -> None:
+    """A captive portal or a proxy's page, with 200: not the cloud's answer."""
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        ready.sim.token_fault = fault
+        with pytest.raises(CannotConnectError, match="token"):
+            await client.first_meters()
+        ready.sim.token_fault = sim.Fault.NONE
+        meters = [meter.id for meter in await client.meters()]
+        ready.sim.fault = fault
+        with pytest.raises(CannotConnectError):
+            await client.meters()
+        latest = await client.latest_readings(meters)
+        assert all(isinstance(r, CannotConnectError) for r in latest.values())
+
+
 def test_malformed_pushes_are_refused() -> None:
     client = ReadyClient(
         None,  # type: ignore[arg-type]

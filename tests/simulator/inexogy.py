@@ -60,6 +60,10 @@ _ACCEPTABLE = {"*/*", "application/*", "text/*", "application/json", "text/plain
 # Stands for a total in the payload until the text replaces it with a
 # number JSON cannot have.
 _NON_FINITE_MARK = "\u0000non-finite"
+_PORTAL = (
+    "<!DOCTYPE html>\n<html><head><title>Maintenance</title></head>\n"
+    "<body><h1>We are back soon</h1></body></html>\n"
+)
 _NGINX = (
     "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1>"
     "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -80,8 +84,12 @@ class Fault(StrEnum):
     # writes and reads such numbers, JSON has none.
     NON_FINITE = "non_finite"
     # Readings carry `wrong_shape` over their own keys: a time of 1e20,
-    # values that are null or a list...
+    # values that are null or a list... An authorization step answers {}.
     WRONG_SHAPE = "wrong_shape"
+    # 200 OK with a page of HTML (a captive portal, a maintenance page), or
+    # with nothing at all: something else than the API answered.
+    HTML_PAGE = "html_page"
+    EMPTY_ANSWER = "empty_answer"
 
 
 @dataclass(frozen=True)
@@ -314,6 +322,9 @@ class InexogySimulator:
         self.non_finite = "NaN"
         # What Fault.WRONG_SHAPE puts over each reading's keys.
         self.wrong_shape: dict[str, Any] = {"values": None}
+        # Faults of the authorization's steps, by the step's name:
+        # consumer_token, request_token, authorize, access_token.
+        self.oauth_faults: dict[str, Fault] = {}
         self.late_fields_visible = False
         # What /last_reading answers for a meter that never measured is not
         # documented: 400 by default; an empty reading when this is True.
@@ -467,6 +478,11 @@ class InexogySimulator:
         self.requests.append((request.method, path, dict(request.query)))
         self._arrived.set()
         try:
+            if path.startswith("/oauth1/"):
+                step = self.oauth_faults.get(path.removeprefix("/oauth1/"), Fault.NONE)
+                if step is Fault.WRONG_SHAPE:  # no key, no token
+                    raise _Abort(200, "{}", "application/json")
+                await self._apply(step, lambda: False)
             response = await handler(request)
         except _Abort as err:
             response = err.response
@@ -609,6 +625,10 @@ class InexogySimulator:
             raise _text(429, "Rate limit exceeded", **retry)
         if fault is Fault.SERVER_ERROR:
             raise _html(502)
+        if fault is Fault.HTML_PAGE:
+            raise _Abort(200, _PORTAL, "text/html")
+        if fault is Fault.EMPTY_ANSWER:
+            raise _Abort(200, "", "application/json")
         if fault is Fault.TIMEOUT:
             while still() and not self._stopping:
                 await self._release.wait()

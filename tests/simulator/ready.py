@@ -78,6 +78,10 @@ _GATEWAY = (
 _TOTALS = frozenset({"Volume", "HeatEnergy", "CoolingEnergy", "Energy", "EnergyExport"})
 # Stands for a total until the text replaces it with a number JSON cannot have.
 _NON_FINITE_MARK = "\u0000non-finite"
+_PORTAL = (
+    "<!DOCTYPE html>\n<html><head><title>Maintenance</title></head>\n"
+    "<body><h1>We are back soon</h1></body></html>\n"
+)
 _PROBLEM_TYPES = {
     400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
     401: "https://tools.ietf.org/html/rfc9110#section-15.5.2",
@@ -98,6 +102,11 @@ class Fault(StrEnum):
     # Readings (latest, history): totals written as `non_finite` (NaN,
     # Infinity, 1e400), which Python's json writes and reads and JSON has not.
     NON_FINITE = "non_finite"
+    # 200 OK with a page of HTML (a captive portal, a maintenance page), or
+    # with nothing at all: something else than the API answered. For
+    # /api/v1/* as `fault`, for the token endpoint as `token_fault`.
+    HTML_PAGE = "html_page"
+    EMPTY_ANSWER = "empty_answer"
 
 
 # ---- register values: pure functions of epoch seconds -----------------------------
@@ -462,6 +471,16 @@ def _gateway(status: int) -> _Abort:
     )
 
 
+def _answer_fault(fault: Fault) -> None:
+    """Raise a 200 answer that is not the API's, for the faults that are one."""
+    if fault is Fault.HTML_PAGE:
+        raise _Abort(web.Response(text=_PORTAL, content_type="text/html"))
+    if fault is Fault.EMPTY_ANSWER:
+        raise _Abort(web.Response(body=b"", content_type="application/json"))
+    if fault is Fault.SERVER_ERROR:
+        raise _gateway(503)
+
+
 def _oauth_error(status: int, error: str, description: str, code: int) -> _Abort:
     """Return an Azure AD style token endpoint error."""
     trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
@@ -547,6 +566,9 @@ class ReadySimulator:
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: list[Delivery] = []
         self._fault = Fault.NONE
+        # What the token endpoint answers instead: HTML_PAGE, EMPTY_ANSWER,
+        # SERVER_ERROR (INVALID_CLIENT is `fault`'s, as ever).
+        self.token_fault = Fault.NONE
         self._history_left: int | None = None
         # Where the history ends: `to` inclusive or not, the newest hour late.
         self.window = HistoryWindow()
@@ -762,6 +784,8 @@ class ReadySimulator:
 
     # ---- OAuth2 client credentials ---------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
+        if self.token_fault is not Fault.NONE:
+            _answer_fault(self.token_fault)
         if request.content_type != "application/x-www-form-urlencoded":
             raise _oauth_error(
                 400,
@@ -850,8 +874,7 @@ class ReadySimulator:
                 f"Rate limit exceeded. Try again in {self.retry_after} seconds.",
                 **{"Retry-After": str(self.retry_after)},
             )
-        if fault is Fault.SERVER_ERROR:
-            raise _gateway(503)
+        _answer_fault(fault)  # SERVER_ERROR, HTML_PAGE, EMPTY_ANSWER
         if fault is Fault.TIMEOUT:
             while self.fault is Fault.TIMEOUT and not self._stopping:
                 await self._release.wait()

@@ -29,7 +29,7 @@ from .errors import (
     SmartMeterCloudError,
 )
 from .models import Medium, Meter, Quantity, Reading
-from .parsing import finite, load_json, moment_of_ms
+from .parsing import finite, load_json, moment_of_ms, not_the_api
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -242,36 +242,39 @@ class InexogyClient:
 
     async def authorize(self, email: str, password: str) -> InexogyCredentials:
         """Run the OAuth 1.0a dance with e-mail and password; keep the tokens."""
-        consumer = await self._json("POST", "/oauth1/consumer_token", form=APP_NAME)
-        key, secret = str(consumer["key"]), str(consumer["secret"])
-        request = await self._form(
-            "POST",
-            "/oauth1/request_token",
-            oauth1.Client(key, secret, callback_uri="oob"),
+        path = "/oauth1/consumer_token"
+        consumer = await self._json("POST", path, form=APP_NAME)
+        key, secret = _required(consumer, path, "key", "secret")
+        path = "/oauth1/request_token"
+        answer = await self._form(
+            "POST", path, oauth1.Client(key, secret, callback_uri="oob")
         )
-        verifier = await self._form(
+        token, token_secret = _required(
+            answer, path, "oauth_token", "oauth_token_secret"
+        )
+        path = "/oauth1/authorize"
+        answer = await self._form(
             "GET",
-            "/oauth1/authorize",
-            params={
-                "oauth_token": request["oauth_token"],
-                "email": email,
-                "password": password,
-            },
+            path,
+            params={"oauth_token": token, "email": email, "password": password},
         )
-        access = await self._form(
+        (verifier,) = _required(answer, path, "oauth_verifier")
+        path = "/oauth1/access_token"
+        answer = await self._form(
             "POST",
-            "/oauth1/access_token",
+            path,
             oauth1.Client(
                 key,
                 secret,
-                resource_owner_key=request["oauth_token"],
-                resource_owner_secret=request["oauth_token_secret"],
-                verifier=verifier["oauth_verifier"],
+                resource_owner_key=token,
+                resource_owner_secret=token_secret,
+                verifier=verifier,
             ),
         )
-        self.credentials = InexogyCredentials(
-            key, secret, access["oauth_token"], access["oauth_token_secret"]
+        access, access_secret = _required(
+            answer, path, "oauth_token", "oauth_token_secret"
         )
+        self.credentials = InexogyCredentials(key, secret, access, access_secret)
         return self.credentials
 
     async def meters(self) -> list[Meter]:
@@ -414,11 +417,14 @@ class InexogyClient:
                 text = await response.text()
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
+                content_type = response.content_type
         except TimeoutError as err:
             raise CannotConnectError(f"{path}: timed out") from err
         except aiohttp.ClientError as err:
             raise CannotConnectError(f"{path}: {type(err).__name__}") from err
         if status < 300:
+            if (other := not_the_api(text, content_type)) is not None:
+                raise CannotConnectError(f"{path}: {other} instead of the API")
             return text
         message = _plain(text)
         if status in (401, 403):
@@ -428,6 +434,19 @@ class InexogyClient:
         if 400 <= status < 500:
             raise BadRequestError(message)
         raise CannotConnectError(f"{path}: HTTP {status}")
+
+
+def _required(answer: Any, path: str, *names: str) -> list[str]:
+    """Return the named values of an authorization step's answer.
+
+    InvalidResponseError if one is missing or empty: it is no answer of
+    the API's, and no token to sign with.
+    """
+    if not isinstance(answer, Mapping) or not all(
+        isinstance(answer.get(name), str) and answer[name] for name in names
+    ):
+        raise InvalidResponseError(f"{path}: no {' and '.join(names)}")
+    return [answer[name] for name in names]
 
 
 def _plain(text: str) -> str:

@@ -46,6 +46,19 @@ def load_json(text: str, what: str) -> Any:
         raise InvalidResponseError(f"{what}: the answer is not JSON") from err
 
 
+def not_the_api(text: str, content_type: str) -> str | None:
+    """Say what answered instead of the API, if an answer cannot be the API's.
+
+    An HTML page (a captive portal, a proxy's or a maintenance page) or
+    nothing at all: the cloud was not reached, whatever the status says.
+    """
+    if "html" in content_type.lower() or text.lstrip().startswith("<"):
+        return "an HTML page"
+    if not text.strip():
+        return "an empty answer"
+    return None
+
+
 def finite(value: Any) -> float | None:
     """Return a JSON number as a finite float; None for anything else.
 

@@ -30,7 +30,7 @@ from .errors import (
     SmartMeterCloudError,
 )
 from .models import Alarm, Medium, Meter, Quantity, Reading
-from .parsing import finite, load_json, plausible
+from .parsing import finite, load_json, not_the_api, plausible
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -538,7 +538,7 @@ class ReadyClient:
             client_secret=self._client_secret,
             include_client_id=True,
         )
-        status, text, _ = await self._send(
+        status, text, headers = await self._send(
             "POST",
             self._token_url,
             data=form,
@@ -549,12 +549,17 @@ class ReadyClient:
         )
         if status >= 500:
             raise CannotConnectError(f"token: HTTP {status}")
+        # Whatever the status: no sign-in service answers so.
+        if (other := not_the_api(text, headers.get("Content-Type", ""))) is not None:
+            raise CannotConnectError(f"token: {other} instead of a token")
+        if not isinstance(load_json(text, "token"), dict):
+            raise InvalidResponseError("token: not an object")
         try:
             token = oauth.parse_request_body_response(text, scope=[self._scope])
         except OAuth2Error as err:
             # invalid_client, unauthorized_client and the like: sign in again.
             raise AuthError(f"token: {err.error}") from err
-        except ValueError as err:
+        except (ValueError, TypeError, OverflowError) as err:
             raise InvalidResponseError("token: unexpected answer") from err
         lifetime = float(token.get("expires_in") or 3600)
         self._token = str(token["access_token"])
@@ -582,6 +587,8 @@ def _answer(path: str, status: int, text: str, headers: Mapping[str, str]) -> An
     if status == 204:
         return None
     if status < 300:
+        if (other := not_the_api(text, headers.get("Content-Type", ""))) is not None:
+            raise CannotConnectError(f"{path}: {other} instead of the API")
         return load_json(text, path)
     if status in (401, 403):
         raise AuthError(f"HTTP {status}")
