@@ -12,7 +12,7 @@ import logging
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.util import dt as dt_util
@@ -37,6 +37,7 @@ GAS = "sensor.gas_meter_5678_gas_volume"
 WATER_VOLUME = "sensor.water_meter_4567_water_volume"
 WATER_FLOW = "sensor.water_meter_4567_flow"
 HEAT_ENERGY = "sensor.heat_meter_4501_heat_energy"
+LEAK = "binary_sensor.water_meter_4567_leak"
 
 
 def errors_since(caplog: pytest.LogCaptureFixture, first: int) -> list[str]:
@@ -213,3 +214,23 @@ async def test_ready_sign_in_answered_by_something_else(
     result = await hass.config_entries.flow.async_configure(flow_id, ready.user_input())
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await settle(hass, ready)
+
+
+@pytest.mark.parametrize("code", [-1, True])
+async def test_an_info_code_of_minus_one_or_true_is_no_alarm(
+    hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry, code: int
+) -> None:
+    """-1 has every bit set, and JSON's true is an int to Python."""
+    water = [
+        s.entity_id
+        for s in hass.states.async_all("binary_sensor")
+        if s.entity_id.startswith("binary_sensor.water_meter_4567_")
+    ]
+    assert water
+    await ready.sim.push_alarms(ready_sim.WATER_METER_ID, code)
+    await settle(hass, ready)
+    assert {state(hass, entity_id) for entity_id in water} == {STATE_OFF}
+    # A real code still counts.
+    await ready.sim.push_alarms(ready_sim.WATER_METER_ID, ready_sim.LEAK)
+    await settle(hass, ready)
+    assert state(hass, LEAK) == STATE_ON

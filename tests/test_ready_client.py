@@ -21,6 +21,7 @@ from custom_components.smart_meter_cloud.api.models import (
     Reading,
 )
 from custom_components.smart_meter_cloud.api.ready import (
+    AlarmsPush,
     ReadyClient,
     decode_alarms,
     parse_meter,
@@ -87,6 +88,47 @@ def _reading(*registers: tuple[str, float, str], info: int = 0) -> dict[str, obj
         "registers": [{"register": r, "value": v, "unit": u} for r, v, u in registers],
         "infoCode": info,
     }
+
+
+@pytest.mark.parametrize("code", [True, False, -1, -4, 4.0, "4", None])
+def test_only_a_non_negative_integer_is_an_info_code(code: object) -> None:
+    raw = _reading(("Volume", 1.0, "m3")) | {"infoCode": code}
+    reading = parse_reading(raw, Medium.WATER)
+    assert reading.alarms is None
+    assert reading.info_code is None
+
+
+async def test_an_info_code_of_true_or_minus_one_raises_no_alarm(ready: Ready) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        await client.meters()
+        for code in (True, -1):
+            ready.sim.set_info_code(sim.WATER_METER_ID, code)
+            latest = await client.latest_readings([sim.WATER_METER_ID])
+            reading = latest[sim.WATER_METER_ID]
+            assert isinstance(reading, Reading)
+            assert reading.alarms is None
+            assert reading.info_code is None
+        alarms = {
+            "type": "Alarms",
+            "subscriptionId": "s",
+            "deliveryId": "d",
+            "alarms": [
+                {"meterId": meter_id, "timestamp": "2026-11-23T13:00:00Z"}
+                | {"infoCode": code}
+                for meter_id, code in (
+                    (sim.WATER_METER_ID, -1),
+                    (sim.WATER_METER_ID, True),
+                    (sim.HEAT_METER_ID, 4096),
+                )
+            ],
+        }
+    push = client.parse_data_push(alarms)
+    assert isinstance(push, AlarmsPush)
+    # Only the heat meter's alarm is one.
+    assert [(m, a, c) for m, _, a, c in push.alarms] == [
+        (sim.HEAT_METER_ID, {Alarm.LEAK_INPUT_A}, 4096)
+    ]
 
 
 def test_units_become_canonical() -> None:

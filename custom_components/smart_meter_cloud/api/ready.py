@@ -144,6 +144,17 @@ def decode_alarms(medium: Medium, info_code: int) -> frozenset[Alarm] | None:
     return frozenset(alarm for mask, alarm in table.items() if info_code & mask)
 
 
+def _info_code(value: Any) -> int | None:
+    """Return an info code: a non-negative integer, never true or -1.
+
+    JSON's true is an int to Python, and -1 has every bit set: decoded,
+    they would raise alarms no meter reported.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
 def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     """Return the meter of an API record, or None for a kind we cannot show."""
     medium = _MEDIA.get(str(data.get("meterType", "")).lower())
@@ -199,8 +210,7 @@ def parse_reading(data: Any, medium: Medium) -> Reading:
     if medium in (Medium.HEAT, Medium.COOLING) and _sensor_fault(values):
         for quantity in (*_TEMPERATURES, Quantity.FLOW, Quantity.POWER):
             values.pop(quantity, None)
-    info_code = data.get("infoCode")
-    code = info_code if isinstance(info_code, int) else None
+    code = _info_code(data.get("infoCode"))
     return Reading(
         time=moment,
         values=values,
@@ -496,8 +506,14 @@ class ReadyClient:
     ) -> list[tuple[str, datetime, frozenset[Alarm], int]]:
         alarms = []
         for item in data["alarms"]:
-            meter_id, code = str(item["meterId"]), int(item["infoCode"])
+            meter_id, code = str(item["meterId"]), _info_code(item["infoCode"])
             medium = self._media.get(meter_id)
+            if code is None:
+                # One alarm without a code: the others of the push still count.
+                _LOGGER.debug(
+                    "Ignoring an alarm of meter %s with no info code", meter_id
+                )
+                continue
             decoded = None if medium is None else decode_alarms(medium, code)
             if decoded is not None:
                 alarms.append((meter_id, _time(item["timestamp"]), decoded, code))
