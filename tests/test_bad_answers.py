@@ -234,3 +234,40 @@ async def test_an_info_code_of_minus_one_or_true_is_no_alarm(
     await ready.sim.push_alarms(ready_sim.WATER_METER_ID, ready_sim.LEAK)
     await settle(hass, ready)
     assert state(hass, LEAK) == STATE_ON
+
+
+async def test_a_serial_the_cloud_quotes_stays_out_of_the_log(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The log says which meter and why, not the serial the cloud repeated.
+
+    (Any serial number in a log line fails every test, see conftest.)
+    """
+    inexogy.sim.meter_faults[GAS_METER_ID] = Fault.REFUSED
+    await poll(hass, freezer)
+    assert state(hass, GAS) == STATE_UNAVAILABLE
+    [gone] = our_records(caplog, GAS_METER_ID)
+    assert gone.levelno == logging.WARNING
+    assert gone.getMessage().endswith("Invalid meterId: ***")
+
+
+async def test_a_serial_ready_quotes_stays_out_of_the_log(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first = len(caplog.records)
+    ready.sim.fault = ready_sim.Fault.REFUSED
+    await poll(hass, freezer, 3600)
+    await settle(hass, ready)
+    assert state(hass, WATER_VOLUME) == STATE_UNAVAILABLE
+    logged = "\n".join(r.getMessage() for r in caplog.records[first:])
+    assert "The meters ***" in logged
+    for meter in ready.sim.meters:
+        assert meter.serial_number not in logged

@@ -89,6 +89,19 @@ async def test_bad_request_carries_the_api_text(client: InexogyClient) -> None:
         await client.last_reading("nope")
 
 
+async def test_a_serial_the_cloud_quotes_is_not_repeated(
+    client: InexogyClient, inexogy: Inexogy
+) -> None:
+    """The error's text reaches Home Assistant's log, and issue reports."""
+    inexogy.sim.meter_faults[GAS_METER_ID] = Fault.REFUSED
+    latest = await client.latest_readings([GAS_METER_ID])
+    refused = latest[GAS_METER_ID]
+    assert isinstance(refused, BadRequestError)
+    serial = inexogy.sim.meter(GAS_METER_ID).data["fullSerialNumber"]
+    assert str(refused) == "400 Bad Request: Invalid meterId: ***"
+    assert serial not in str(refused)
+
+
 async def test_errors_a_caller_can_act_on(
     client: InexogyClient, inexogy: Inexogy
 ) -> None:

@@ -342,6 +342,26 @@ async def test_answered_by_something_else_cannot_connect(
         assert all(isinstance(r, CannotConnectError) for r in latest.values())
 
 
+async def test_a_serial_the_cloud_quotes_is_not_repeated(ready: Ready) -> None:
+    """The error's text reaches Home Assistant's log, and issue reports."""
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        meters = [meter.id for meter in await client.meters()]
+        ready.sim.fault = sim.Fault.REFUSED
+        latest = await client.latest_readings(meters)
+        end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
+        with pytest.raises(BadRequestError) as history:
+            await client.history(sim.WATER_METER_ID, end - timedelta(hours=1), end)
+    assert str(history.value) == (
+        "HTTP 400: Bad Request The meters *** cannot be read now."
+    )
+    refused = latest[sim.WATER_METER_ID]
+    assert isinstance(refused, BadRequestError)
+    assert str(refused).startswith("HTTP 400: Bad Request The meters ***, ***")
+    for meter in ready.sim.meters:
+        assert meter.serial_number not in str(refused)
+
+
 def test_malformed_pushes_are_refused() -> None:
     client = ReadyClient(
         None,  # type: ignore[arg-type]

@@ -90,6 +90,9 @@ class Fault(StrEnum):
     # with nothing at all: something else than the API answered.
     HTML_PAGE = "html_page"
     EMPTY_ANSWER = "empty_answer"
+    # A meter's readings refused with 400, quoting its serial number as the
+    # API's documentation shows: "Invalid meterId: 1ESY1161229886".
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -663,6 +666,8 @@ class InexogySimulator:
         """Apply the meter's own fault; return the fault that shapes the payload."""
         mid = meter.meter_id
         fault = self.meter_faults.get(mid, Fault.NONE)
+        if fault is Fault.REFUSED:
+            raise _text(400, f"Invalid meterId: {meter.data.get('fullSerialNumber')}")
         await self._apply(fault, lambda: self.meter_faults.get(mid) is Fault.TIMEOUT)
         return self.fault if self.fault is not Fault.NONE else fault
 

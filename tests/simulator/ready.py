@@ -107,6 +107,8 @@ class Fault(StrEnum):
     # /api/v1/* as `fault`, for the token endpoint as `token_fault`.
     HTML_PAGE = "html_page"
     EMPTY_ANSWER = "empty_answer"
+    # Readings (latest, history) refused with 400, naming the meters' serials.
+    REFUSED = "refused"
 
 
 # ---- register values: pure functions of epoch seconds -----------------------------
@@ -922,6 +924,7 @@ class ReadySimulator:
         if len(ids) > MAX_LATEST_IDS:
             raise _problem(400, f"At most {MAX_LATEST_IDS} meterIds per request.")
         known = {m.meter_id: m for m in self.meters}
+        self._refuse([known[i] for i in ids if i in known])
         at = self.last_hour()
         return self._readings_response(
             [known[i].reading(at) for i in ids if i in known]
@@ -939,6 +942,7 @@ class ReadySimulator:
             meter = self.meter(meter_id)
         except KeyError:
             raise _problem(404, f"Meter '{meter_id}' was not found.") from None
+        self._refuse([meter])
         start = _parse_time("from", request.query.get("from"))
         end = _parse_time("to", request.query.get("to"))
         raw = request.query.get("resolution", "Hour")
@@ -952,6 +956,11 @@ class ReadySimulator:
         stop = min(end, self.last_hour())  # nothing from the future
         hours = self.window.answered(range(first, stop + 1, step), end, self.clock())
         return self._readings_response([meter.reading(t) for t in hours])
+
+    def _refuse(self, meters: list[ReadyMeter]) -> None:
+        if self.fault is Fault.REFUSED:
+            serials = ", ".join(m.serial_number for m in meters)
+            raise _problem(400, f"The meters {serials} cannot be read now.")
 
     def _readings_response(self, readings: list[dict[str, Any]]) -> web.Response:
         for reading in readings:

@@ -29,7 +29,13 @@ from .errors import (
     SmartMeterCloudError,
 )
 from .models import Medium, Meter, Quantity, Reading
-from .parsing import finite, load_json, moment_of_ms, not_the_api
+from .parsing import (
+    finite,
+    load_json,
+    moment_of_ms,
+    not_the_api,
+    quote_cloud_text,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -450,7 +456,7 @@ def _required(answer: Any, path: str, *names: str) -> list[str]:
 
 
 def _plain(text: str) -> str:
-    """Shorten an error body to one line; HTML pages are not worth quoting."""
+    """Quote an error body on one line; HTML pages are not worth quoting."""
     if "<" in text:
         return "(HTML page)"
-    return " ".join(text.split())[:200]
+    return quote_cloud_text(text)

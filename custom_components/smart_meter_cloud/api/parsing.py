@@ -8,6 +8,7 @@ value: it would reach sensors and statistics as `nan` or `inf`.
 from datetime import UTC, datetime
 import json
 import math
+import re
 from typing import Any, Final, NoReturn
 
 from .errors import InvalidResponseError
@@ -86,3 +87,31 @@ def plausible(moment: datetime) -> datetime:
     if not EARLIEST <= moment < LATEST:
         raise ValueError("the time is out of range")
     return moment
+
+
+# The clouds' own meter ids (a UUID, 32 lowercase hex digits) are no secret
+# and stay; every other word is checked on its own.
+_WORD: Final = re.compile(
+    r"\b(?P<id>[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{32})\b"
+    r"|[0-9A-Za-z]+"
+)
+# Serial, customer and metering numbers are runs of digits, often behind a
+# manufacturer's letters: 1ESY1161229886, 71234567, DE0001...
+_SERIAL_DIGITS: Final = 4
+_MAX_QUOTED: Final = 200
+
+
+def _redacted(word: re.Match[str]) -> str:
+    text = word[0]
+    if word["id"] or sum(c.isdigit() for c in text) < _SERIAL_DIGITS:
+        return text
+    return "***"
+
+
+def quote_cloud_text(text: str) -> str:
+    """Shorten a cloud's error text to one line, without serial-like numbers.
+
+    A cloud quotes what it refused, a meter's serial number too; the text
+    ends up in Home Assistant's log and in issue reports.
+    """
+    return _WORD.sub(_redacted, " ".join(text.split()))[:_MAX_QUOTED]

@@ -30,7 +30,13 @@ from .errors import (
     SmartMeterCloudError,
 )
 from .models import Alarm, Medium, Meter, Quantity, Reading
-from .parsing import finite, load_json, not_the_api, plausible
+from .parsing import (
+    finite,
+    load_json,
+    not_the_api,
+    plausible,
+    quote_cloud_text,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -619,9 +625,10 @@ def _problem(text: str) -> str:
     """Quote the problem's title and detail, never a whole page."""
     try:
         data = json.loads(text)
-        return " ".join(str(data.get(k) or "") for k in ("title", "detail")).strip()
+        quoted = " ".join(str(data.get(k) or "") for k in ("title", "detail"))
     except ValueError, AttributeError:
         return "(no details)"
+    return quote_cloud_text(quoted)
 
 
 def _guard[*Ts, T](parse: Callable[[*Ts], T], *args: *Ts) -> T | None:
