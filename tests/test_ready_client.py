@@ -362,6 +362,28 @@ async def test_a_serial_the_cloud_quotes_is_not_repeated(ready: Ready) -> None:
         assert meter.serial_number not in str(refused)
 
 
+@pytest.mark.parametrize("fault", [sim.Fault.NON_FINITE, sim.Fault.WRONG_SHAPE])
+async def test_a_token_without_a_lifetime_is_invalid(
+    ready: Ready, fault: sim.Fault
+) -> None:
+    """NaN or "an hour": not asked again in time, or asked before every call."""
+    ready.sim.token_fault = fault
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(InvalidResponseError, match="token"):
+            await _client(session, ready).first_meters()
+
+
+@pytest.mark.parametrize("data", [None, [], "reading"])
+def test_parse_reading_refuses_what_is_no_reading(data: object) -> None:
+    with pytest.raises(InvalidResponseError):
+        parse_reading(data, Medium.WATER)
+
+
+def test_a_reading_without_registers_has_no_values() -> None:
+    raw = _reading() | {"registers": None}
+    assert parse_reading(raw, Medium.WATER).values == {}
+
+
 def test_malformed_pushes_are_refused() -> None:
     client = ReadyClient(
         None,  # type: ignore[arg-type]

@@ -109,6 +109,8 @@ class Fault(StrEnum):
     EMPTY_ANSWER = "empty_answer"
     # Readings (latest, history) refused with 400, naming the meters' serials.
     REFUSED = "refused"
+    # Only as `token_fault`: a token whose lifetime is no number.
+    WRONG_SHAPE = "wrong_shape"
 
 
 # ---- register values: pure functions of epoch seconds -----------------------------
@@ -569,7 +571,9 @@ class ReadySimulator:
         self.deliveries: list[Delivery] = []
         self._fault = Fault.NONE
         # What the token endpoint answers instead: HTML_PAGE, EMPTY_ANSWER,
-        # SERVER_ERROR (INVALID_CLIENT is `fault`'s, as ever).
+        # SERVER_ERROR, or a token whose lifetime is `non_finite`
+        # (NON_FINITE) or no number (WRONG_SHAPE). INVALID_CLIENT is
+        # `fault`'s, as ever.
         self.token_fault = Fault.NONE
         self._history_left: int | None = None
         # Where the history ends: `to` inclusive or not, the newest hour late.
@@ -848,14 +852,21 @@ class ReadySimulator:
         self._tokens[token] = _Token(expires_at, client_id)
         self.tokens_issued += 1
         self.issued.add(token)
-        return web.json_response(
+        lifetime: int | str = self.token_lifetime
+        if self.token_fault is Fault.NON_FINITE:
+            lifetime = _NON_FINITE_MARK
+        elif self.token_fault is Fault.WRONG_SHAPE:
+            lifetime = "an hour"
+        text = _json_text(
             {
                 "token_type": "Bearer",
-                "expires_in": self.token_lifetime,
-                "ext_expires_in": self.token_lifetime,
+                "expires_in": lifetime,
+                "ext_expires_in": lifetime,
                 "access_token": token,
             }
         )
+        text = text.replace(json.dumps(_NON_FINITE_MARK), self.non_finite)
+        return web.Response(text=text, content_type="application/json")
 
     # ---- /api/v1 ------------------------------------------------------------------
     def _api(

@@ -574,8 +574,7 @@ class ReadyClient:
         # Whatever the status: no sign-in service answers so.
         if (other := not_the_api(text, headers.get("Content-Type", ""))) is not None:
             raise CannotConnectError(f"token: {other} instead of a token")
-        if not isinstance(load_json(text, "token"), dict):
-            raise InvalidResponseError("token: not an object")
+        load_json(text, "token")  # oauthlib's json takes NaN and Infinity too
         try:
             token = oauth.parse_request_body_response(text, scope=[self._scope])
         except OAuth2Error as err:
