@@ -4,7 +4,9 @@ OAuth 1.0a HMAC-SHA1 signatures are verified for real (with oauthlib); data
 endpoints also accept HTTP Basic auth with e-mail and password, as the real API
 does. Every value is a pure function of the injected clock, so /last_reading
 and /readings agree. Faults (outages, rate limits, revoked tokens, timeouts,
-broken JSON, all-zero totals) can be switched on globally or per meter.
+broken JSON, all-zero totals, NaN and the like, readings of the wrong shape,
+HTML or nothing with 200, refusals quoting a serial) can be switched on
+globally or per meter, and for each step of the authorization.
 
 Dev server: ``python -m tests.simulator.inexogy [--host H] [--port P] [--state FILE]``
 (``--state`` keeps issued tokens across restarts; tests keep them in memory).

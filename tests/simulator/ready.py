@@ -7,7 +7,9 @@ verification handshake, and signed data and status pushes. Every register value
 is a pure function of the injected clock (totals are exact integrals of their
 rates, so they never decrease); a meter's infoCode and sensor fault are state
 set by tests. Faults (rate limits, outages, hanging requests, rejected client
-credentials) can be switched on globally.
+credentials, NaN and the like, HTML or nothing with 200, refusals quoting
+serials) can be switched on globally, and for the token endpoint; a meter's
+answered readings can be given a wrong shape or malformed registers.
 
 The verification POST is deliberately NOT signed (the contract only promises a
 signature on data and status requests): a receiver must answer it by the hash

@@ -1,8 +1,11 @@
-"""Read what a cloud answers as strictly as Home Assistant reads JSON.
+"""Read what a cloud answers strictly; shared by both clients.
 
-Python's `json` takes `NaN`, `Infinity` and `1e400` (as infinity); Home
-Assistant's orjson refuses them. A number that is not finite is no meter
-value: it would reach sensors and statistics as `nan` or `inf`.
+JSON as strictly as Home Assistant reads it: Python's `json` takes `NaN`,
+`Infinity` and `1e400` (as infinity), Home Assistant's orjson refuses them.
+A number that is not finite is no meter value (it would reach sensors and
+statistics as `nan` or `inf`), nor is a time no meter could report. An HTML
+page or nothing, answered with 200, is not the cloud's answer. And what a
+cloud says when it refuses a request is quoted without serial numbers.
 """
 
 from datetime import UTC, datetime
