@@ -32,6 +32,7 @@ from tests.simulator.inexogy import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
     ELECTRICITY_METER_ID,
+    GAS_METER_ID,
     INACTIVE_METER_ID,
     Fault,
 )
@@ -88,6 +89,19 @@ async def test_bad_request_carries_the_api_text(client: InexogyClient) -> None:
         await client.last_reading("nope")
 
 
+async def test_a_serial_the_cloud_quotes_is_not_repeated(
+    client: InexogyClient, inexogy: Inexogy
+) -> None:
+    """The error's text reaches Home Assistant's log, and issue reports."""
+    inexogy.sim.meter_faults[GAS_METER_ID] = Fault.REFUSED
+    latest = await client.latest_readings([GAS_METER_ID])
+    refused = latest[GAS_METER_ID]
+    assert isinstance(refused, BadRequestError)
+    serial = inexogy.sim.meter(GAS_METER_ID).data["fullSerialNumber"]
+    assert str(refused) == "400 Bad Request: Invalid meterId: ***"
+    assert serial not in str(refused)
+
+
 async def test_errors_a_caller_can_act_on(
     client: InexogyClient, inexogy: Inexogy
 ) -> None:
@@ -104,6 +118,47 @@ async def test_errors_a_caller_can_act_on(
         await client.meters()
     inexogy.sim.fault = Fault.REVOKED_TOKEN
     with pytest.raises(AuthError):
+        await client.meters()
+
+
+OAUTH_STEPS = ["consumer_token", "request_token", "authorize", "access_token"]
+
+
+@pytest.mark.parametrize("step", OAUTH_STEPS)
+@pytest.mark.parametrize("fault", [Fault.HTML_PAGE, Fault.EMPTY_ANSWER])
+async def test_a_sign_in_answered_by_something_else_cannot_connect(
+    inexogy: Inexogy, step: str, fault: Fault
+) -> None:
+    """A captive portal or a proxy's page, with 200: not the cloud's answer."""
+    inexogy.sim.oauth_faults[step] = fault
+    async with aiohttp.ClientSession() as session:
+        client = InexogyClient(session, base_url=inexogy.url)
+        with pytest.raises(CannotConnectError, match=step):
+            await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
+        assert client.credentials is None
+
+
+@pytest.mark.parametrize("step", OAUTH_STEPS)
+async def test_a_sign_in_step_without_its_tokens_is_invalid(
+    inexogy: Inexogy, step: str
+) -> None:
+    inexogy.sim.oauth_faults[step] = Fault.WRONG_SHAPE
+    async with aiohttp.ClientSession() as session:
+        client = InexogyClient(session, base_url=inexogy.url)
+        with pytest.raises(InvalidResponseError, match=step):
+            await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
+
+
+@pytest.mark.parametrize("fault", [Fault.HTML_PAGE, Fault.EMPTY_ANSWER])
+async def test_data_answered_by_something_else_cannot_connect(
+    client: InexogyClient, inexogy: Inexogy, fault: Fault
+) -> None:
+    inexogy.sim.meter_faults[GAS_METER_ID] = fault
+    latest = await client.latest_readings([ELECTRICITY_METER_ID, GAS_METER_ID])
+    assert isinstance(latest[GAS_METER_ID], CannotConnectError)
+    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+    inexogy.sim.fault = fault
+    with pytest.raises(CannotConnectError):
         await client.meters()
 
 
@@ -184,6 +239,73 @@ def test_parse_reading_scales_to_canonical_units() -> None:
     assert reading.time == datetime(2025, 11, 23, 12, 15, 26, 702000, tzinfo=UTC)
 
 
+NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]
+
+
+@pytest.mark.freeze_time(NOW)
+@pytest.mark.parametrize("number", NON_FINITE)
+async def test_numbers_json_has_not_make_the_answer_invalid(
+    client: InexogyClient, inexogy: Inexogy, number: str
+) -> None:
+    """As Home Assistant's own JSON parser: only the meter concerned fails."""
+    inexogy.sim.non_finite = number
+    inexogy.sim.meter_faults[GAS_METER_ID] = Fault.NON_FINITE
+    latest = await client.latest_readings([ELECTRICITY_METER_ID, GAS_METER_ID])
+    assert isinstance(latest[GAS_METER_ID], InvalidResponseError)
+    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+    with pytest.raises(InvalidResponseError):
+        await client.readings(GAS_METER_ID, NOW - timedelta(hours=3), NOW)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"time": 1e20},
+        {"time": -1},
+        {"time": -1e20},
+        {"time": 4102444800000},  # 2100
+        {"time": "1763900126702"},
+        {"time": True},
+        {"time": None},
+        {"values": None},
+        {"values": [1, 2]},
+        {"values": "energy"},
+    ],
+    ids=repr,
+)
+async def test_a_reading_of_the_wrong_shape_fails_only_its_meter(
+    client: InexogyClient, inexogy: Inexogy, shape: dict[str, object]
+) -> None:
+    inexogy.sim.wrong_shape = shape
+    inexogy.sim.meter_faults[GAS_METER_ID] = Fault.WRONG_SHAPE
+    latest = await client.latest_readings([ELECTRICITY_METER_ID, GAS_METER_ID])
+    assert isinstance(latest[GAS_METER_ID], InvalidResponseError)
+    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+
+
+@pytest.mark.parametrize("data", [None, [], "reading", {"time": 0}, {"values": {}}])
+def test_parse_reading_refuses_what_is_no_reading(data: object) -> None:
+    with pytest.raises(InvalidResponseError):
+        parse_reading(data)
+
+
+def test_a_value_that_is_no_finite_number_never_reaches_a_reading() -> None:
+    reading = parse_reading(
+        {
+            "time": 1763900126702,
+            "values": {
+                "energy": float("nan"),
+                "energyOut": float("inf"),
+                "energy1": float("-inf"),
+                "energy2": 10**400,  # no float holds it
+                "power": True,
+                "voltage1": 230_000,
+            },
+        }
+    )
+    assert reading.values == {Quantity.VOLTAGE_L1: 230.0}
+
+
 def _reading(**values: float) -> Reading:
     return Reading(NOW, {Quantity(k): v for k, v in values.items()})
 
@@ -213,10 +335,47 @@ def test_totals_never_go_backwards() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "seconds"), [("120", 120.0), ("0", 1.0), (None, 60.0), ("soon", 60.0)]
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        (" 30 ", 30.0),
+        ("0", 1.0),
+        ("-5", 1.0),
+        (None, 60.0),
+        ("", 60.0),
+        ("soon", 60.0),
+        # Beyond reason: an hour at most, or the polling stops for good.
+        ("1e9", 3600.0),
+        ("1e20", 3600.0),
+        # No number at all: as if the cloud said nothing.
+        ("inf", 60.0),
+        ("-Infinity", 60.0),
+        ("nan", 60.0),
+        ("1e400", 60.0),
+        # HTTP dates (RFC 9110), relative to now.
+        ("Mon, 23 Nov 2026 12:05:00 GMT", 300.0),
+        ("Mon, 23 Nov 2026 13:00:00 +0100", 1.0),  # noon in UTC: past
+        ("Mon, 23 Nov 2026 12:10:00 -0000", 600.0),
+        ("Mon, 30 Nov 2026 12:00:00 GMT", 3600.0),
+        ("Sun, 22 Nov 2026 12:00:00 GMT", 1.0),
+        ("Mon, 32 Nov 2026 12:00:00 GMT", 60.0),
+    ],
 )
 def test_retry_after_header(header: str | None, seconds: float) -> None:
-    assert RateLimitedError.from_header(header).retry_after == seconds
+    error = RateLimitedError.from_header(header, now=NOW)
+    assert error.retry_after == seconds
+
+
+@pytest.mark.freeze_time(NOW)
+async def test_retry_after_as_an_http_date(
+    client: InexogyClient, inexogy: Inexogy
+) -> None:
+    """Relative to the clock now, whichever of the two clients reads it."""
+    inexogy.sim.fault = Fault.RATE_LIMITED
+    inexogy.sim.retry_after = "Mon, 23 Nov 2026 12:02:00 GMT"
+    with pytest.raises(RateLimitedError) as limited:
+        await client.meters()
+    assert limited.value.retry_after == 120.0
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The READY client's pure parts: handshake, signatures, units and alarms."""
 
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import aiohttp
 from freezegun.api import FrozenDateTimeFactory
@@ -13,8 +14,14 @@ from custom_components.smart_meter_cloud.api.errors import (
     InvalidResponseError,
     RateLimitedError,
 )
-from custom_components.smart_meter_cloud.api.models import Alarm, Medium, Quantity
+from custom_components.smart_meter_cloud.api.models import (
+    Alarm,
+    Medium,
+    Quantity,
+    Reading,
+)
 from custom_components.smart_meter_cloud.api.ready import (
+    AlarmsPush,
     ReadyClient,
     decode_alarms,
     parse_meter,
@@ -83,6 +90,47 @@ def _reading(*registers: tuple[str, float, str], info: int = 0) -> dict[str, obj
     }
 
 
+@pytest.mark.parametrize("code", [True, False, -1, -4, 4.0, "4", None])
+def test_only_a_non_negative_integer_is_an_info_code(code: object) -> None:
+    raw = _reading(("Volume", 1.0, "m3")) | {"infoCode": code}
+    reading = parse_reading(raw, Medium.WATER)
+    assert reading.alarms is None
+    assert reading.info_code is None
+
+
+async def test_an_info_code_of_true_or_minus_one_raises_no_alarm(ready: Ready) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        await client.meters()
+        for code in (True, -1):
+            ready.sim.set_info_code(sim.WATER_METER_ID, code)
+            latest = await client.latest_readings([sim.WATER_METER_ID])
+            reading = latest[sim.WATER_METER_ID]
+            assert isinstance(reading, Reading)
+            assert reading.alarms is None
+            assert reading.info_code is None
+        alarms = {
+            "type": "Alarms",
+            "subscriptionId": "s",
+            "deliveryId": "d",
+            "alarms": [
+                {"meterId": meter_id, "timestamp": "2026-11-23T13:00:00Z"}
+                | {"infoCode": code}
+                for meter_id, code in (
+                    (sim.WATER_METER_ID, -1),
+                    (sim.WATER_METER_ID, True),
+                    (sim.HEAT_METER_ID, 4096),
+                )
+            ],
+        }
+    push = client.parse_data_push(alarms)
+    assert isinstance(push, AlarmsPush)
+    # Only the heat meter's alarm is one.
+    assert [(m, a, c) for m, _, a, c in push.alarms] == [
+        (sim.HEAT_METER_ID, {Alarm.LEAK_INPUT_A}, 4096)
+    ]
+
+
 def test_units_become_canonical() -> None:
     reading = parse_reading(
         _reading(
@@ -130,6 +178,99 @@ def test_heat_sensor_fault_is_dropped(temperature: float) -> None:
     assert water.values[Quantity.AMBIENT_TEMPERATURE] == 0.0
 
 
+def test_a_value_that_is_no_finite_number_never_reaches_a_reading() -> None:
+    reading = parse_reading(
+        _reading(
+            ("Volume", float("nan"), "m3"),
+            ("HeatEnergy", 1e306, "MWh"),  # finite, but not in kWh
+            ("Power", float("inf"), "kW"),
+            ("Flow", True, "m3/h"),
+            ("ForwardTemperature", float("-inf"), "C"),
+            ("ReturnTemperature", 40.0, "C"),
+        ),
+        Medium.HEAT,
+    )
+    assert reading.values == {Quantity.RETURN_TEMPERATURE: 40.0}
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
+async def test_numbers_json_has_not_make_the_answer_invalid(
+    ready: Ready, number: str
+) -> None:
+    """As Home Assistant's own JSON parser: the answer is refused whole."""
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        meters = [meter.id for meter in await client.meters()]
+        ready.sim.non_finite = number
+        ready.sim.fault = sim.Fault.NON_FINITE
+        latest = await client.latest_readings(meters)
+        assert len(latest) == len(meters)
+        assert all(isinstance(r, InvalidResponseError) for r in latest.values())
+        end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
+        with pytest.raises(InvalidResponseError):
+            await client.history(sim.WATER_METER_ID, end - timedelta(hours=3), end)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"timestamp": None},
+        {"timestamp": "soon"},
+        {"timestamp": 1763900126},
+        {"timestamp": "9999-12-31T23:00:00Z"},
+        {"timestamp": "1900-01-01T00:00:00Z"},
+        {"registers": {"Volume": 1}},
+        {"registers": "Volume"},
+    ],
+    ids=repr,
+)
+async def test_a_malformed_reading_fails_only_its_meter(
+    ready: Ready, shape: dict[str, object]
+) -> None:
+    ready.sim.wrong_shapes[sim.HEAT_METER_ID] = shape
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        meters = [meter.id for meter in await client.meters()]
+        latest = await client.latest_readings(meters)
+        assert isinstance(latest.pop(sim.HEAT_METER_ID), InvalidResponseError)
+        assert all(isinstance(r, Reading) for r in latest.values())
+        assert len(latest) == len(meters) - 1
+        end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
+        start = end - timedelta(hours=3)
+        assert await client.history(sim.HEAT_METER_ID, start, end) == []
+        assert len(await client.history(sim.WATER_METER_ID, start, end)) == 4
+
+
+async def test_a_malformed_register_is_dropped_the_others_kept(ready: Ready) -> None:
+    ready.sim.wrong_registers[sim.WATER_METER_ID] = [
+        None,
+        "Volume",
+        [1, 2],
+        {"register": "Volume", "value": None, "unit": "m3"},
+        {"register": "Volume", "value": "1234.5", "unit": "m3"},
+        {"register": "Flow", "value": True, "unit": "m3/h"},
+        {"register": "Flow", "value": {"m3/h": 1}, "unit": "m3/h"},
+        {"register": ["Flow"], "value": 1.0, "unit": "m3/h"},
+    ]
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        await client.meters()
+        latest = await client.latest_readings([sim.WATER_METER_ID])
+    reading = latest[sim.WATER_METER_ID]
+    assert isinstance(reading, Reading)
+    at = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
+    expected = {
+        r["register"]: r["value"]
+        for r in ready.sim.reading(sim.WATER_METER_ID, at)["registers"]
+    }
+    assert reading.values == {
+        Quantity.VOLUME: expected["Volume"],
+        Quantity.FLOW: expected["Flow"],
+        Quantity.WATER_TEMPERATURE: expected["WaterTemperature"],
+        Quantity.AMBIENT_TEMPERATURE: expected["AmbientTemperature"],
+    }
+
+
 def test_parse_meter() -> None:
     assert parse_meter({"meterId": "x", "meterType": "Gas"}) is None
     meter = parse_meter({"meterId": "x", "meterType": "HeatCooling"})
@@ -158,8 +299,19 @@ async def test_client_errors_and_token_renewal(ready: Ready) -> None:
         await client.delete_subscription("no-such-subscription")
 
         ready.sim.fault = sim.Fault.RATE_LIMITED
-        with pytest.raises(RateLimitedError):
+        with pytest.raises(RateLimitedError) as limited:
             await client.meters()
+        assert limited.value.retry_after == 30
+        ready.sim.retry_after = "1e9"
+        with pytest.raises(RateLimitedError) as limited:
+            await client.meters()
+        assert limited.value.retry_after == 3600
+        ready.sim.retry_after = format_datetime(
+            datetime.now(UTC) + timedelta(seconds=90), usegmt=True
+        )
+        with pytest.raises(RateLimitedError) as limited:
+            await client.meters()
+        assert limited.value.retry_after == pytest.approx(90, abs=1)
         ready.sim.fault = sim.Fault.SERVER_ERROR
         with pytest.raises(CannotConnectError):
             await client.meters()
@@ -169,6 +321,67 @@ async def test_client_errors_and_token_renewal(ready: Ready) -> None:
         ready.sim.revoke_tokens()
         with pytest.raises(AuthError):
             await client.meters()
+
+
+@pytest.mark.parametrize("fault", [sim.Fault.HTML_PAGE, sim.Fault.EMPTY_ANSWER])
+async def test_answered_by_something_else_cannot_connect(
+    ready: Ready, fault: sim.Fault
+) -> None:
+    """A captive portal or a proxy's page, with 200: not the cloud's answer."""
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        ready.sim.token_fault = fault
+        with pytest.raises(CannotConnectError, match="token"):
+            await client.first_meters()
+        ready.sim.token_fault = sim.Fault.NONE
+        meters = [meter.id for meter in await client.meters()]
+        ready.sim.fault = fault
+        with pytest.raises(CannotConnectError):
+            await client.meters()
+        latest = await client.latest_readings(meters)
+        assert all(isinstance(r, CannotConnectError) for r in latest.values())
+
+
+async def test_a_serial_the_cloud_quotes_is_not_repeated(ready: Ready) -> None:
+    """The error's text reaches Home Assistant's log, and issue reports."""
+    async with aiohttp.ClientSession() as session:
+        client = _client(session, ready)
+        meters = [meter.id for meter in await client.meters()]
+        ready.sim.fault = sim.Fault.REFUSED
+        latest = await client.latest_readings(meters)
+        end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
+        with pytest.raises(BadRequestError) as history:
+            await client.history(sim.WATER_METER_ID, end - timedelta(hours=1), end)
+    assert str(history.value) == (
+        "HTTP 400: Bad Request The meters *** cannot be read now."
+    )
+    refused = latest[sim.WATER_METER_ID]
+    assert isinstance(refused, BadRequestError)
+    assert str(refused).startswith("HTTP 400: Bad Request The meters ***, ***")
+    for meter in ready.sim.meters:
+        assert meter.serial_number not in str(refused)
+
+
+@pytest.mark.parametrize("fault", [sim.Fault.NON_FINITE, sim.Fault.WRONG_SHAPE])
+async def test_a_token_without_a_lifetime_is_invalid(
+    ready: Ready, fault: sim.Fault
+) -> None:
+    """NaN or "an hour": not asked again in time, or asked before every call."""
+    ready.sim.token_fault = fault
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(InvalidResponseError, match="token"):
+            await _client(session, ready).first_meters()
+
+
+@pytest.mark.parametrize("data", [None, [], "reading"])
+def test_parse_reading_refuses_what_is_no_reading(data: object) -> None:
+    with pytest.raises(InvalidResponseError):
+        parse_reading(data, Medium.WATER)
+
+
+def test_a_reading_without_registers_has_no_values() -> None:
+    raw = _reading() | {"registers": None}
+    assert parse_reading(raw, Medium.WATER).values == {}
 
 
 def test_malformed_pushes_are_refused() -> None:

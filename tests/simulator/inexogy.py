@@ -4,7 +4,9 @@ OAuth 1.0a HMAC-SHA1 signatures are verified for real (with oauthlib); data
 endpoints also accept HTTP Basic auth with e-mail and password, as the real API
 does. Every value is a pure function of the injected clock, so /last_reading
 and /readings agree. Faults (outages, rate limits, revoked tokens, timeouts,
-broken JSON, all-zero totals) can be switched on globally or per meter.
+broken JSON, all-zero totals, NaN and the like, readings of the wrong shape,
+HTML or nothing with 200, refusals quoting a serial) can be switched on
+globally or per meter, and for each step of the authorization.
 
 Dev server: ``python -m tests.simulator.inexogy [--host H] [--port P] [--state FILE]``
 (``--state`` keeps issued tokens across restarts; tests keep them in memory).
@@ -57,6 +59,13 @@ _STEPS = {
 }
 _MONTHS = {"one_month": 1, "one_year": 12}
 _ACCEPTABLE = {"*/*", "application/*", "text/*", "application/json", "text/plain"}
+# Stands for a total in the payload until the text replaces it with a
+# number JSON cannot have.
+_NON_FINITE_MARK = "\u0000non-finite"
+_PORTAL = (
+    "<!DOCTYPE html>\n<html><head><title>Maintenance</title></head>\n"
+    "<body><h1>We are back soon</h1></body></html>\n"
+)
 _NGINX = (
     "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1>"
     "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -76,6 +85,19 @@ class Fault(StrEnum):
     EMPTY_LIST = "empty_list"  # /meters answers [] (for the meter list alone)
     SPIKE = "spike"  # totals 1e20 times too high
     AHEAD = "ahead"  # /last_reading stamped a day ahead of the clock
+    # Totals written as `non_finite` (NaN, Infinity, 1e400): Python's json
+    # writes and reads such numbers, JSON has none.
+    NON_FINITE = "non_finite"
+    # Readings carry `wrong_shape` over their own keys: a time of 1e20,
+    # values that are null or a list... An authorization step answers {}.
+    WRONG_SHAPE = "wrong_shape"
+    # 200 OK with a page of HTML (a captive portal, a maintenance page), or
+    # with nothing at all: something else than the API answered.
+    HTML_PAGE = "html_page"
+    EMPTY_ANSWER = "empty_answer"
+    # A meter's readings refused with 400, quoting its serial number as the
+    # API's documentation shows: "Invalid meterId: 1ESY1161229886".
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -302,7 +324,15 @@ class InexogySimulator:
         self.clock = clock
         self.meters: list[SimMeter] = demo_meters()
         self.accounts: dict[str, str] = {DEMO_EMAIL: DEMO_PASSWORD}
-        self.retry_after = 60
+        # Retry-After of a 429: seconds, or an HTTP date as text.
+        self.retry_after: float | str = 60
+        # What Fault.NON_FINITE writes for each total: NaN, Infinity, 1e400...
+        self.non_finite = "NaN"
+        # What Fault.WRONG_SHAPE puts over each reading's keys.
+        self.wrong_shape: dict[str, Any] = {"values": None}
+        # Faults of the authorization's steps, by the step's name:
+        # consumer_token, request_token, authorize, access_token.
+        self.oauth_faults: dict[str, Fault] = {}
         self.late_fields_visible = False
         # What /last_reading answers for a meter that never measured is not
         # documented: 400 by default; an empty reading when this is True.
@@ -456,6 +486,11 @@ class InexogySimulator:
         self.requests.append((request.method, path, dict(request.query)))
         self._arrived.set()
         try:
+            if path.startswith("/oauth1/"):
+                step = self.oauth_faults.get(path.removeprefix("/oauth1/"), Fault.NONE)
+                if step is Fault.WRONG_SHAPE:  # no key, no token
+                    raise _Abort(200, "{}", "application/json")
+                await self._apply(step, lambda: False)
             response = await handler(request)
         except _Abort as err:
             response = err.response
@@ -598,6 +633,10 @@ class InexogySimulator:
             raise _text(429, "Rate limit exceeded", **retry)
         if fault is Fault.SERVER_ERROR:
             raise _html(502)
+        if fault is Fault.HTML_PAGE:
+            raise _Abort(200, _PORTAL, "text/html")
+        if fault is Fault.EMPTY_ANSWER:
+            raise _Abort(200, "", "application/json")
         if fault is Fault.TIMEOUT:
             while still() and not self._stopping:
                 await self._release.wait()
@@ -616,6 +655,8 @@ class InexogySimulator:
             text = json.dumps(payload, separators=(",", ":"))
             if fault is Fault.MALFORMED_JSON:  # any proper prefix is invalid JSON
                 text = text[: max(1, len(text) // 2)]
+            if fault is Fault.NON_FINITE:
+                text = text.replace(json.dumps(_NON_FINITE_MARK), self.non_finite)
             return web.Response(text=text, content_type="application/json")
 
         return handler
@@ -630,21 +671,28 @@ class InexogySimulator:
         """Apply the meter's own fault; return the fault that shapes the payload."""
         mid = meter.meter_id
         fault = self.meter_faults.get(mid, Fault.NONE)
+        if fault is Fault.REFUSED:
+            raise _text(400, f"Invalid meterId: {meter.data.get('fullSerialNumber')}")
         await self._apply(fault, lambda: self.meter_faults.get(mid) is Fault.TIMEOUT)
         return self.fault if self.fault is not Fault.NONE else fault
 
     def _values(
         self, meter: SimMeter, ms: int, request: web.Request, fault: Fault
-    ) -> dict[str, int]:
-        values = meter.values_at(ms, self.late_fields_visible)
+    ) -> dict[str, int | str]:
+        values: dict[str, int | str] = {**meter.values_at(ms, self.late_fields_visible)}
         if wanted := [f for f in request.query.get("fields", "").split(",") if f]:
             values = {k: v for k, v in values.items() if k in wanted}  # ignore unknown
+        totals = [k for k in values if k.startswith(("energy", "volume"))]
         if fault is Fault.ALL_ZERO_TOTALS:
-            values |= {k: 0 for k in values if k.startswith(("energy", "volume"))}
+            values |= dict.fromkeys(totals, 0)
         if fault is Fault.SPIKE:
             values |= {
-                k: v * 10**20 for k, v in values.items() if k.startswith("energy")
+                k: v * 10**20
+                for k, v in values.items()
+                if k.startswith("energy") and isinstance(v, int)
             }
+        if fault is Fault.NON_FINITE:
+            values |= dict.fromkeys(totals, _NON_FINITE_MARK)
         return values
 
     async def _meters(self, request: web.Request) -> tuple[Any, Fault]:
@@ -671,10 +719,8 @@ class InexogySimulator:
                 return {"time": now, "values": {}}, fault
             raise _text(400, f"No readings available for meterId: {meter.meter_id}")
         stamp = now + 86_400_000 if fault is Fault.AHEAD else now
-        return {
-            "time": stamp,
-            "values": self._values(meter, now, request, fault),
-        }, fault
+        reading = {"time": stamp, "values": self._values(meter, now, request, fault)}
+        return self._shaped(reading, fault), fault
 
     async def _readings(self, request: web.Request) -> tuple[Any, Fault]:
         if self.readings_left is not None:
@@ -702,8 +748,14 @@ class InexogySimulator:
             raise _text(400, "Too many values requested")
         times = self.window.answered(times, end, now, 1000)
         return [
-            {"time": t, "values": self._values(meter, t, request, fault)} for t in times
+            self._shaped(
+                {"time": t, "values": self._values(meter, t, request, fault)}, fault
+            )
+            for t in times
         ], fault
+
+    def _shaped(self, reading: dict[str, Any], fault: Fault) -> dict[str, Any]:
+        return reading | self.wrong_shape if fault is Fault.WRONG_SHAPE else reading
 
     @staticmethod
     def boundaries(resolution: str, start: int, end: int) -> Iterator[int]:

@@ -7,7 +7,9 @@ verification handshake, and signed data and status pushes. Every register value
 is a pure function of the injected clock (totals are exact integrals of their
 rates, so they never decrease); a meter's infoCode and sensor fault are state
 set by tests. Faults (rate limits, outages, hanging requests, rejected client
-credentials) can be switched on globally.
+credentials, NaN and the like, HTML or nothing with 200, refusals quoting
+serials) can be switched on globally, and for the token endpoint; a meter's
+answered readings can be given a wrong shape or malformed registers.
 
 The verification POST is deliberately NOT signed (the contract only promises a
 signature on data and status requests): a receiver must answer it by the hash
@@ -75,6 +77,13 @@ _GATEWAY = (
     "</center>\r\n<hr><center>Microsoft-Azure-Application-Gateway/v2</center>\r\n"
     "</body>\r\n</html>\r\n"
 )
+_TOTALS = frozenset({"Volume", "HeatEnergy", "CoolingEnergy", "Energy", "EnergyExport"})
+# Stands for a total until the text replaces it with a number JSON cannot have.
+_NON_FINITE_MARK = "\u0000non-finite"
+_PORTAL = (
+    "<!DOCTYPE html>\n<html><head><title>Maintenance</title></head>\n"
+    "<body><h1>We are back soon</h1></body></html>\n"
+)
 _PROBLEM_TYPES = {
     400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
     401: "https://tools.ietf.org/html/rfc9110#section-15.5.2",
@@ -92,6 +101,18 @@ class Fault(StrEnum):
     SERVER_ERROR = "server_error"  # /api/v1/*: 503 HTML page
     TIMEOUT = "timeout"  # /api/v1/*: hang until the fault changes or stop(), 504
     INVALID_CLIENT = "invalid_client"  # token endpoint: 401 invalid_client
+    # Readings (latest, history): totals written as `non_finite` (NaN,
+    # Infinity, 1e400), which Python's json writes and reads and JSON has not.
+    NON_FINITE = "non_finite"
+    # 200 OK with a page of HTML (a captive portal, a maintenance page), or
+    # with nothing at all: something else than the API answered. For
+    # /api/v1/* as `fault`, for the token endpoint as `token_fault`.
+    HTML_PAGE = "html_page"
+    EMPTY_ANSWER = "empty_answer"
+    # Readings (latest, history) refused with 400, naming the meters' serials.
+    REFUSED = "refused"
+    # Only as `token_fault`: a token whose lifetime is no number.
+    WRONG_SHAPE = "wrong_shape"
 
 
 # ---- register values: pure functions of epoch seconds -----------------------------
@@ -458,6 +479,16 @@ def _gateway(status: int) -> _Abort:
     )
 
 
+def _answer_fault(fault: Fault) -> None:
+    """Raise a 200 answer that is not the API's, for the faults that are one."""
+    if fault is Fault.HTML_PAGE:
+        raise _Abort(web.Response(text=_PORTAL, content_type="text/html"))
+    if fault is Fault.EMPTY_ANSWER:
+        raise _Abort(web.Response(body=b"", content_type="application/json"))
+    if fault is Fault.SERVER_ERROR:
+        raise _gateway(503)
+
+
 def _oauth_error(status: int, error: str, description: str, code: int) -> _Abort:
     """Return an Azure AD style token endpoint error."""
     trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
@@ -523,7 +554,15 @@ class ReadySimulator:
         self._demo = demo_meters()
         self.meters: list[ReadyMeter] = []
         self.set_meter_count(meter_count)
-        self.retry_after = 30
+        # Retry-After of a 429: seconds, or an HTTP date as text.
+        self.retry_after: float | str = 30
+        # What Fault.NON_FINITE writes for each total: NaN, Infinity, 1e400...
+        self.non_finite = "NaN"
+        # Answered readings (latest, history) of a meter carry these over
+        # their own keys ({"timestamp": None}, {"registers": {}}, ...) ...
+        self.wrong_shapes: dict[str, dict[str, Any]] = {}
+        # ... or these after their own registers (None, {"value": "x"}, ...).
+        self.wrong_registers: dict[str, list[Any]] = {}
         self.token_lifetime = 3599
         self.delivery_timeout = 10.0  # seconds, for every outgoing webhook POST
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -535,6 +574,11 @@ class ReadySimulator:
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: list[Delivery] = []
         self._fault = Fault.NONE
+        # What the token endpoint answers instead: HTML_PAGE, EMPTY_ANSWER,
+        # SERVER_ERROR, or a token whose lifetime is `non_finite`
+        # (NON_FINITE) or no number (WRONG_SHAPE). INVALID_CLIENT is
+        # `fault`'s, as ever.
+        self.token_fault = Fault.NONE
         self._history_left: int | None = None
         # Where the history ends: `to` inclusive or not, the newest hour late.
         self.window = HistoryWindow()
@@ -750,6 +794,8 @@ class ReadySimulator:
 
     # ---- OAuth2 client credentials ---------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
+        if self.token_fault is not Fault.NONE:
+            _answer_fault(self.token_fault)
         if request.content_type != "application/x-www-form-urlencoded":
             raise _oauth_error(
                 400,
@@ -810,14 +856,21 @@ class ReadySimulator:
         self._tokens[token] = _Token(expires_at, client_id)
         self.tokens_issued += 1
         self.issued.add(token)
-        return web.json_response(
+        lifetime: int | str = self.token_lifetime
+        if self.token_fault is Fault.NON_FINITE:
+            lifetime = _NON_FINITE_MARK
+        elif self.token_fault is Fault.WRONG_SHAPE:
+            lifetime = "an hour"
+        text = _json_text(
             {
                 "token_type": "Bearer",
-                "expires_in": self.token_lifetime,
-                "ext_expires_in": self.token_lifetime,
+                "expires_in": lifetime,
+                "ext_expires_in": lifetime,
                 "access_token": token,
             }
         )
+        text = text.replace(json.dumps(_NON_FINITE_MARK), self.non_finite)
+        return web.Response(text=text, content_type="application/json")
 
     # ---- /api/v1 ------------------------------------------------------------------
     def _api(
@@ -838,8 +891,7 @@ class ReadySimulator:
                 f"Rate limit exceeded. Try again in {self.retry_after} seconds.",
                 **{"Retry-After": str(self.retry_after)},
             )
-        if fault is Fault.SERVER_ERROR:
-            raise _gateway(503)
+        _answer_fault(fault)  # SERVER_ERROR, HTML_PAGE, EMPTY_ANSWER
         if fault is Fault.TIMEOUT:
             while self.fault is Fault.TIMEOUT and not self._stopping:
                 await self._release.wait()
@@ -887,9 +939,10 @@ class ReadySimulator:
         if len(ids) > MAX_LATEST_IDS:
             raise _problem(400, f"At most {MAX_LATEST_IDS} meterIds per request.")
         known = {m.meter_id: m for m in self.meters}
+        self._refuse([known[i] for i in ids if i in known])
         at = self.last_hour()
-        return web.json_response(
-            [known[i].reading(at) for i in ids if i in known], dumps=_json_text
+        return self._readings_response(
+            [known[i].reading(at) for i in ids if i in known]
         )
 
     async def _history(self, request: web.Request) -> web.Response:
@@ -904,6 +957,7 @@ class ReadySimulator:
             meter = self.meter(meter_id)
         except KeyError:
             raise _problem(404, f"Meter '{meter_id}' was not found.") from None
+        self._refuse([meter])
         start = _parse_time("from", request.query.get("from"))
         end = _parse_time("to", request.query.get("to"))
         raw = request.query.get("resolution", "Hour")
@@ -916,8 +970,28 @@ class ReadySimulator:
             raise _problem(400, f"At most {MAX_READINGS} readings per request.")
         stop = min(end, self.last_hour())  # nothing from the future
         hours = self.window.answered(range(first, stop + 1, step), end, self.clock())
-        readings = [meter.reading(t) for t in hours]
-        return web.json_response(readings, dumps=_json_text)
+        return self._readings_response([meter.reading(t) for t in hours])
+
+    def _refuse(self, meters: list[ReadyMeter]) -> None:
+        if self.fault is Fault.REFUSED:
+            serials = ", ".join(m.serial_number for m in meters)
+            raise _problem(400, f"The meters {serials} cannot be read now.")
+
+    def _readings_response(self, readings: list[dict[str, Any]]) -> web.Response:
+        for reading in readings:
+            reading["registers"] += self.wrong_registers.get(reading["meterId"], [])
+            reading |= self.wrong_shapes.get(reading["meterId"], {})
+        if self.fault is not Fault.NON_FINITE:
+            return web.json_response(readings, dumps=_json_text)
+        for reading in readings:
+            registers = reading.get("registers")
+            for register in registers if isinstance(registers, list) else ():
+                if isinstance(register, dict) and register.get("register") in _TOTALS:
+                    register["value"] = _NON_FINITE_MARK
+        text = _json_text(readings).replace(
+            json.dumps(_NON_FINITE_MARK), self.non_finite
+        )
+        return web.Response(text=text, content_type="application/json")
 
     async def _list_subscriptions(self, request: web.Request) -> web.Response:
         return web.json_response([s.as_json() for s in self.subscriptions.values()])

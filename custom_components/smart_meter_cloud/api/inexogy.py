@@ -7,10 +7,9 @@ import asyncio
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlencode
@@ -31,6 +30,13 @@ from .errors import (
 )
 from .manufacturers import manufacturer_name
 from .models import Medium, Meter, Quantity, Reading
+from .parsing import (
+    finite,
+    load_json,
+    moment_of_ms,
+    not_the_api,
+    quote_cloud_text,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -193,16 +199,27 @@ def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     )
 
 
-def parse_reading(data: Mapping[str, Any], medium: Medium | None = None) -> Reading:
-    """Convert an API reading into canonical units; unknown fields are ignored."""
+def parse_reading(data: Any, medium: Medium | None = None) -> Reading:
+    """Convert an API reading into canonical units; unknown fields are ignored.
+
+    Raises InvalidResponseError for anything else than an object with a
+    `values` object and a `time` a meter could report.
+    """
+    if not isinstance(data, Mapping) or not isinstance(
+        fields := data.get("values"), Mapping
+    ):
+        raise InvalidResponseError("reading: no values")
+    if (moment := moment_of_ms(data.get("time"))) is None:
+        raise InvalidResponseError("reading: no time a meter could report")
     values: dict[Quantity, float] = {}
-    for key, raw in data["values"].items():
-        if (known := _FIELDS.get(key)) is not None and isinstance(raw, int | float):
+    for key, raw in fields.items():
+        known = _FIELDS.get(key)
+        if known is not None and (value := finite(raw)) is not None:
             quantity, divisor = known
             if medium is Medium.HEAT and quantity is Quantity.ENERGY_IMPORT:
                 quantity = Quantity.HEAT_ENERGY  # a heat meter's "energy"
-            values[quantity] = raw / divisor
-    return Reading(time=datetime.fromtimestamp(data["time"] / 1000, UTC), values=values)
+            values[quantity] = value / divisor
+    return Reading(time=moment, values=values)
 
 
 class InexogyClient:
@@ -227,36 +244,39 @@ class InexogyClient:
 
     async def authorize(self, email: str, password: str) -> InexogyCredentials:
         """Run the OAuth 1.0a dance with e-mail and password; keep the tokens."""
-        consumer = await self._json("POST", "/oauth1/consumer_token", form=APP_NAME)
-        key, secret = str(consumer["key"]), str(consumer["secret"])
-        request = await self._form(
-            "POST",
-            "/oauth1/request_token",
-            oauth1.Client(key, secret, callback_uri="oob"),
+        path = "/oauth1/consumer_token"
+        consumer = await self._json("POST", path, form=APP_NAME)
+        key, secret = _required(consumer, path, "key", "secret")
+        path = "/oauth1/request_token"
+        answer = await self._form(
+            "POST", path, oauth1.Client(key, secret, callback_uri="oob")
         )
-        verifier = await self._form(
+        token, token_secret = _required(
+            answer, path, "oauth_token", "oauth_token_secret"
+        )
+        path = "/oauth1/authorize"
+        answer = await self._form(
             "GET",
-            "/oauth1/authorize",
-            params={
-                "oauth_token": request["oauth_token"],
-                "email": email,
-                "password": password,
-            },
+            path,
+            params={"oauth_token": token, "email": email, "password": password},
         )
-        access = await self._form(
+        (verifier,) = _required(answer, path, "oauth_verifier")
+        path = "/oauth1/access_token"
+        answer = await self._form(
             "POST",
-            "/oauth1/access_token",
+            path,
             oauth1.Client(
                 key,
                 secret,
-                resource_owner_key=request["oauth_token"],
-                resource_owner_secret=request["oauth_token_secret"],
-                verifier=verifier["oauth_verifier"],
+                resource_owner_key=token,
+                resource_owner_secret=token_secret,
+                verifier=verifier,
             ),
         )
-        self.credentials = InexogyCredentials(
-            key, secret, access["oauth_token"], access["oauth_token_secret"]
+        access, access_secret = _required(
+            answer, path, "oauth_token", "oauth_token_secret"
         )
+        self.credentials = InexogyCredentials(key, secret, access, access_secret)
         return self.credentials
 
     async def meters(self) -> list[Meter]:
@@ -280,7 +300,7 @@ class InexogyClient:
         data = await self._json(
             "GET", "/last_reading", params={"meterId": meter_id}, signer=self._signer()
         )
-        return _reading(data, self._media.get(meter_id))
+        return parse_reading(data, self._media.get(meter_id))
 
     async def latest_readings(
         self, meter_ids: Sequence[str]
@@ -332,7 +352,7 @@ class InexogyClient:
         if not isinstance(data, list):
             raise InvalidResponseError("readings: expected a list")
         medium = self._media.get(meter_id)
-        return [_reading(item, medium) for item in data]
+        return [parse_reading(item, medium) for item in data]
 
     async def history(
         self, meter_id: str, start: datetime, end: datetime
@@ -359,10 +379,7 @@ class InexogyClient:
     ) -> Any:
         body = None if form is None else urlencode({"client": form})
         text = await self._request(method, path, params, body, signer)
-        try:
-            return json.loads(text)
-        except ValueError as err:
-            raise InvalidResponseError(f"{path}: the answer is not JSON") from err
+        return load_json(text, path)
 
     async def _form(
         self,
@@ -402,11 +419,14 @@ class InexogyClient:
                 text = await response.text()
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
+                content_type = response.content_type
         except TimeoutError as err:
             raise CannotConnectError(f"{path}: timed out") from err
         except aiohttp.ClientError as err:
             raise CannotConnectError(f"{path}: {type(err).__name__}") from err
         if status < 300:
+            if (other := not_the_api(text, content_type)) is not None:
+                raise CannotConnectError(f"{path}: {other} instead of the API")
             return text
         message = _plain(text)
         if status in (401, 403):
@@ -418,15 +438,21 @@ class InexogyClient:
         raise CannotConnectError(f"{path}: HTTP {status}")
 
 
-def _reading(data: Any, medium: Medium | None) -> Reading:
-    try:
-        return parse_reading(data, medium)
-    except (KeyError, TypeError, ValueError, OverflowError) as err:
-        raise InvalidResponseError("reading: unexpected shape") from err
+def _required(answer: Any, path: str, *names: str) -> list[str]:
+    """Return the named values of an authorization step's answer.
+
+    InvalidResponseError if one is missing or empty: it is no answer of
+    the API's, and no token to sign with.
+    """
+    if not isinstance(answer, Mapping) or not all(
+        isinstance(answer.get(name), str) and answer[name] for name in names
+    ):
+        raise InvalidResponseError(f"{path}: no {' and '.join(names)}")
+    return [answer[name] for name in names]
 
 
 def _plain(text: str) -> str:
-    """Shorten an error body to one line; HTML pages are not worth quoting."""
+    """Quote an error body on one line; HTML pages are not worth quoting."""
     if "<" in text:
         return "(HTML page)"
-    return " ".join(text.split())[:200]
+    return quote_cloud_text(text)

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from typing import Any, Final
 
@@ -30,6 +31,13 @@ from .errors import (
 )
 from .manufacturers import manufacturer_name
 from .models import Alarm, Medium, Meter, Quantity, Reading
+from .parsing import (
+    finite,
+    load_json,
+    not_the_api,
+    plausible,
+    quote_cloud_text,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -144,6 +152,17 @@ def decode_alarms(medium: Medium, info_code: int) -> frozenset[Alarm] | None:
     return frozenset(alarm for mask, alarm in table.items() if info_code & mask)
 
 
+def _info_code(value: Any) -> int | None:
+    """Return an info code: a non-negative integer, never true or -1.
+
+    JSON's true is an int to Python, and -1 has every bit set: decoded,
+    they would raise alarms no meter reported.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
 def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     """Return the meter of an API record, or None for a kind we cannot show."""
     medium = _MEDIA.get(str(data.get("meterType", "")).lower())
@@ -161,19 +180,35 @@ def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     )
 
 
-def parse_reading(data: Mapping[str, Any], medium: Medium) -> Reading:
-    """Convert an API reading into canonical units and decoded alarms."""
+def parse_reading(data: Any, medium: Medium) -> Reading:
+    """Convert an API reading into canonical units and decoded alarms.
+
+    A register that is malformed (no object, no finite number) is left out
+    and the others kept; a reading without a time a meter could report, or
+    whose registers are no list, raises InvalidResponseError.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidResponseError("reading: not an object")
+    try:
+        moment = _time(data.get("timestamp"))
+    except ValueError as err:
+        raise InvalidResponseError("reading: no time a meter could report") from err
+    registers = data.get("registers")
+    if registers is None:
+        registers = ()
+    elif not isinstance(registers, list):
+        raise InvalidResponseError("reading: the registers are no list")
     values: dict[Quantity, float] = {}
-    for register in data.get("registers") or ():
-        value = register.get("value")
-        if not isinstance(value, int | float):
+    for register in registers:
+        if not isinstance(register, Mapping) or (
+            (value := finite(register.get("value"))) is None
+        ):
             continue
         known = _conversion(
             str(register.get("register", "")), str(register.get("unit", ""))
         )
-        if known is not None:
-            quantity, factor = known
-            values[quantity] = value * factor
+        if known is not None and math.isfinite(converted := value * known[1]):
+            values[known[0]] = converted
     forward = values.get(Quantity.FORWARD_TEMPERATURE)
     back = values.get(Quantity.RETURN_TEMPERATURE)
     if forward is not None and back is not None:
@@ -183,10 +218,9 @@ def parse_reading(data: Mapping[str, Any], medium: Medium) -> Reading:
     if medium in (Medium.HEAT, Medium.COOLING) and _sensor_fault(values):
         for quantity in (*_TEMPERATURES, Quantity.FLOW, Quantity.POWER):
             values.pop(quantity, None)
-    info_code = data.get("infoCode")
-    code = info_code if isinstance(info_code, int) else None
+    code = _info_code(data.get("infoCode"))
     return Reading(
-        time=_time(data["timestamp"]),
+        time=moment,
         values=values,
         alarms=None if code is None else decode_alarms(medium, code),
         info_code=code,
@@ -229,7 +263,7 @@ def _time(value: Any) -> datetime:
 def _parse_time(value: str) -> datetime:
     """Parse a timestamp once: the readings of a push share a few hours."""
     moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return plausible(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,11 +390,14 @@ class ReadyClient:
                 results.update(dict.fromkeys(batch, err))
                 continue
             wanted = set(batch)
-            for meter_id, reading in self._readings(data):
+            for meter_id, reading in self._parsed(data):
+                if meter_id not in wanted:
+                    continue
                 old = results.get(meter_id)
-                if meter_id in wanted and (
-                    not isinstance(old, Reading) or reading.time >= old.time
-                ):
+                if isinstance(reading, InvalidResponseError):
+                    # Why a meter has no reading, unless another one came.
+                    results.setdefault(meter_id, reading)
+                elif not isinstance(old, Reading) or reading.time >= old.time:
                     results[meter_id] = reading
         return results
 
@@ -449,21 +486,42 @@ class ReadyClient:
 
     def _readings(self, data: Any) -> Iterator[tuple[str, Reading]]:
         """Parse the readings of meters we listed; skip malformed ones."""
+        for meter_id, reading in self._parsed(data):
+            if isinstance(reading, Reading):
+                yield meter_id, reading
+            else:
+                _LOGGER.debug("Skipping a reading of meter %s: %s", meter_id, reading)
+
+    def _parsed(
+        self, data: Any
+    ) -> Iterator[tuple[str, Reading | InvalidResponseError]]:
+        """Parse the readings of meters we listed, each or why it is none.
+
+        A malformed reading fails only the meter it names.
+        """
         if not isinstance(data, list):
             raise InvalidResponseError("readings: expected a list")
         for item in data:
             meter_id = str(item.get("meterId")) if isinstance(item, dict) else ""
-            medium = self._media.get(meter_id)
-            if medium is not None and (reading := _guard(parse_reading, item, medium)):
-                yield meter_id, reading
+            if (medium := self._media.get(meter_id)) is not None:
+                try:
+                    yield meter_id, parse_reading(item, medium)
+                except InvalidResponseError as err:
+                    yield meter_id, err
 
     def _alarms(
         self, data: Mapping[str, Any]
     ) -> list[tuple[str, datetime, frozenset[Alarm], int]]:
         alarms = []
         for item in data["alarms"]:
-            meter_id, code = str(item["meterId"]), int(item["infoCode"])
+            meter_id, code = str(item["meterId"]), _info_code(item["infoCode"])
             medium = self._media.get(meter_id)
+            if code is None:
+                # One alarm without a code: the others of the push still count.
+                _LOGGER.debug(
+                    "Ignoring an alarm of meter %s with no info code", meter_id
+                )
+                continue
             decoded = None if medium is None else decode_alarms(medium, code)
             if decoded is not None:
                 alarms.append((meter_id, _time(item["timestamp"]), decoded, code))
@@ -504,7 +562,7 @@ class ReadyClient:
             client_secret=self._client_secret,
             include_client_id=True,
         )
-        status, text, _ = await self._send(
+        status, text, headers = await self._send(
             "POST",
             self._token_url,
             data=form,
@@ -515,12 +573,16 @@ class ReadyClient:
         )
         if status >= 500:
             raise CannotConnectError(f"token: HTTP {status}")
+        # Whatever the status: no sign-in service answers so.
+        if (other := not_the_api(text, headers.get("Content-Type", ""))) is not None:
+            raise CannotConnectError(f"token: {other} instead of a token")
+        load_json(text, "token")  # oauthlib's json takes NaN and Infinity too
         try:
             token = oauth.parse_request_body_response(text, scope=[self._scope])
         except OAuth2Error as err:
             # invalid_client, unauthorized_client and the like: sign in again.
             raise AuthError(f"token: {err.error}") from err
-        except ValueError as err:
+        except (ValueError, TypeError, OverflowError) as err:
             raise InvalidResponseError("token: unexpected answer") from err
         lifetime = float(token.get("expires_in") or 3600)
         self._token = str(token["access_token"])
@@ -548,10 +610,9 @@ def _answer(path: str, status: int, text: str, headers: Mapping[str, str]) -> An
     if status == 204:
         return None
     if status < 300:
-        try:
-            return json.loads(text)
-        except ValueError as err:
-            raise InvalidResponseError(f"{path}: the answer is not JSON") from err
+        if (other := not_the_api(text, headers.get("Content-Type", ""))) is not None:
+            raise CannotConnectError(f"{path}: {other} instead of the API")
+        return load_json(text, path)
     if status in (401, 403):
         raise AuthError(f"HTTP {status}")
     if status == 429:
@@ -565,9 +626,10 @@ def _problem(text: str) -> str:
     """Quote the problem's title and detail, never a whole page."""
     try:
         data = json.loads(text)
-        return " ".join(str(data.get(k) or "") for k in ("title", "detail")).strip()
+        quoted = " ".join(str(data.get(k) or "") for k in ("title", "detail"))
     except ValueError, AttributeError:
         return "(no details)"
+    return quote_cloud_text(quoted)
 
 
 def _guard[*Ts, T](parse: Callable[[*Ts], T], *args: *Ts) -> T | None:
