@@ -48,7 +48,7 @@ from .coordinator import (
 from .entity import async_check_entity_limit, entity_limit_issue_id
 from .services import async_setup_services
 from .statistics import MeterStatistics
-from .webhook import ReadyPushes
+from .webhook import ReadyPushes, async_remove_pushes
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -154,3 +154,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
     if (pushes := entry.runtime_data.pushes) is not None:
         await pushes.async_stop()
     return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> None:
+    """Stop READY pushing to a removed entry, loaded or not; never raises."""
+    if entry.data.get(CONF_PROVIDER) != PROVIDER_READY:
+        return
+    client = create_client(hass, entry)
+    assert isinstance(client, ReadyClient)
+    await async_remove_pushes(hass, entry, client)
