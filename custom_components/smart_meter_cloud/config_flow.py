@@ -45,6 +45,7 @@ from .api.ready import BASE_URLS, ReadyClient
 from .const import (
     CONF_ACCESS_TOKEN_SECRET,
     CONF_BASE_URL,
+    CONF_CLOUDHOOK_URLS,
     CONF_CONSUMER_KEY,
     CONF_CONSUMER_SECRET,
     CONF_HISTORY_DAYS,
@@ -89,7 +90,12 @@ class NoMetersError(Exception):
 _SECRETS = frozenset({CONF_PASSWORD, CONF_CLIENT_SECRET, CONF_API_KEY})
 _ADVANCED_FIELDS = (CONF_BASE_URL, CONF_TOKEN_URL, CONF_SCOPE)
 # Entry data the integration keeps for itself; no form asks for it.
-_KEPT = (CONF_WEBHOOK_ID, CONF_STATUS_WEBHOOK_ID, CONF_HISTORY_START)
+_KEPT = (
+    CONF_WEBHOOK_ID,
+    CONF_STATUS_WEBHOOK_ID,
+    CONF_CLOUDHOOK_URLS,
+    CONF_HISTORY_START,
+)
 
 
 def _advanced(*fields: str) -> section:
