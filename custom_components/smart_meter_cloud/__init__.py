@@ -21,9 +21,10 @@ from homeassistant.helpers import (
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api.inexogy import DEFAULT_BASE_URL, InexogyClient, InexogyCredentials
+from .api.endpoints import BASE_URLS, DEFAULT_BASE_URL
+from .api.inexogy import InexogyClient, InexogyCredentials
 from .api.models import MeterClient
-from .api.ready import BASE_URLS, ReadyClient
+from .api.ready import ReadyClient
 from .const import (
     CONF_ACCESS_TOKEN_SECRET,
     CONF_BASE_URL,

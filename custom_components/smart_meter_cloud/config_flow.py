@@ -38,10 +38,11 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
+from .api.endpoints import BASE_URLS, DEFAULT_BASE_URL
 from .api.errors import AuthError, SmartMeterCloudError
-from .api.inexogy import DEFAULT_BASE_URL, InexogyClient
+from .api.inexogy import InexogyClient
 from .api.models import Meter
-from .api.ready import BASE_URLS, ReadyClient
+from .api.ready import ReadyClient
 from .const import (
     CONF_ACCESS_TOKEN_SECRET,
     CONF_BASE_URL,

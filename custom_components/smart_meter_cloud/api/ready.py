@@ -32,10 +32,6 @@ from .models import Alarm, Medium, Meter, Quantity, Reading
 
 _LOGGER = logging.getLogger(__name__)
 
-BASE_URLS: Final = {
-    "eu": "https://api-eu.ready.kamstrup.com",
-    "us": "https://api-us.ready.kamstrup.com",
-}
 TOKEN_URL: Final = "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
 SIGNATURE_HEADER: Final = "X-Ready-Signature"
 PAGE_SIZE: Final = 100
