@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 import logging
-from typing import Any, override
+from typing import TYPE_CHECKING, Any, override
 
 from aiohttp import ClientSession
 from homeassistant.config_entries import (
@@ -21,9 +21,10 @@ from homeassistant.const import (
     CONF_SCAN_INTERVAL,
     CONF_WEBHOOK_ID,
 )
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.importlib import async_import_module
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -40,9 +41,7 @@ import probatio as vol
 
 from .api.endpoints import BASE_URLS, DEFAULT_BASE_URL
 from .api.errors import AuthError, SmartMeterCloudError
-from .api.inexogy import InexogyClient
 from .api.models import Meter
-from .api.ready import ReadyClient
 from .const import (
     CONF_ACCESS_TOKEN_SECRET,
     CONF_BASE_URL,
@@ -67,7 +66,9 @@ from .const import (
     PROVIDER_READY,
     REGION_CUSTOM,
 )
-from .coordinator import SmartMeterConfigEntry
+
+if TYPE_CHECKING:
+    from .coordinator import SmartMeterConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -299,6 +300,7 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         """Sign in and check there is a meter; map failures to form errors."""
         session = async_get_clientsession(self.hass)
         try:
+            await _async_import_client(self.hass, provider)
             if provider == PROVIDER_READY:
                 data = await _validate_ready(session, user_input)
             else:
@@ -324,6 +326,16 @@ class BaseUrlRequiredError(Exception):
     """A custom region needs its API address."""
 
 
+async def _async_import_client(hass: HomeAssistant, provider: str) -> None:
+    """Import a cloud's client, and oauthlib with it, off the event loop.
+
+    Only once a form is submitted: the first form, shown right after Home
+    Assistant starts, needs neither.
+    """
+    module = "ready" if provider == PROVIDER_READY else "inexogy"
+    await async_import_module(hass, f"{__package__}.api.{module}")
+
+
 async def _validate_inexogy(
     session: ClientSession, user_input: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -331,6 +343,8 @@ async def _validate_inexogy(
     email = user_input[CONF_EMAIL].strip()
     advanced = user_input.get(SECTION_ADVANCED) or {}
     base_url = advanced.get(CONF_BASE_URL) or DEFAULT_BASE_URL
+    from .api.inexogy import InexogyClient  # loaded by _async_import_client
+
     client = InexogyClient(session, base_url=base_url)
     credentials = await client.authorize(email, user_input[CONF_PASSWORD])
     if not any(meter.active for meter in await client.meters()):
@@ -370,6 +384,8 @@ async def _validate_ready(
         },
         **advanced,
     }
+    from .api.ready import ReadyClient  # loaded by _async_import_client
+
     client = ReadyClient(
         session,
         tenant_id=data[CONF_TENANT_ID],
