@@ -699,6 +699,24 @@ async def test_removal_deletes_the_subscription_and_the_cloudhooks(
     assert fake_cloud.hooks == {}
 
 
+async def _stop_while_ready_is_down(
+    hass: HomeAssistant, ready: Ready, entry: ConfigEntry, stopped: str
+) -> None:
+    """Disable the entry, or have its setup fail: its subscription stays."""
+    ready.sim.fault = sim.Fault.SERVER_ERROR
+    if stopped == "disabled":
+        await hass.config_entries.async_set_disabled_by(
+            entry.entry_id, config_entries.ConfigEntryDisabler.USER
+        )
+        assert entry.state is ConfigEntryState.NOT_LOADED
+    else:
+        await hass.config_entries.async_reload(entry.entry_id)
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+    await settle(hass, ready)
+    assert [s.status for s in ready.sim.subscriptions.values()] == ["Active"]
+    ready.sim.fault = sim.Fault.NONE
+
+
 @pytest.mark.parametrize(
     ("stopped", "cloudhooks"),
     [("disabled", True), ("setup_failed", True), ("setup_failed", False)],
@@ -712,26 +730,23 @@ async def test_removal_of_an_entry_that_is_not_loaded(
 ) -> None:
     fake_cloud.active = cloudhooks  # else READY pushes to the external URL
     entry = await add_ready_entry(hass, ready)
-    # READY cannot be reached when the entry stops: the subscription stays.
-    ready.sim.fault = sim.Fault.SERVER_ERROR
-    if stopped == "disabled":
-        await hass.config_entries.async_set_disabled_by(
-            entry.entry_id, config_entries.ConfigEntryDisabler.USER
-        )
-        assert entry.state is ConfigEntryState.NOT_LOADED
-    else:
-        await hass.config_entries.async_reload(entry.entry_id)
-        assert entry.state is ConfigEntryState.SETUP_RETRY
-    await settle(hass, ready)
-    subscriptions = list(ready.sim.subscriptions.values())
-    assert [s.status for s in subscriptions] == ["Active"]
-    assert (subscriptions[0].webhook_uri in fake_cloud.hooks.values()) is cloudhooks
+    subscription = next(iter(ready.sim.subscriptions.values()))
+    assert (subscription.webhook_uri in fake_cloud.hooks.values()) is cloudhooks
+    await _stop_while_ready_is_down(hass, ready, entry, stopped)
 
-    ready.sim.fault = sim.Fault.NONE
     await hass.config_entries.async_remove(entry.entry_id)
     await settle(hass, ready)
     assert ready.sim.subscriptions == {}
     assert fake_cloud.hooks == {}
+
+
+async def test_removal_without_home_assistant_cloud(
+    hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
+) -> None:
+    await _stop_while_ready_is_down(hass, ready, ready_entry, "disabled")
+    await hass.config_entries.async_remove(ready_entry.entry_id)
+    await settle(hass, ready)
+    assert ready.sim.subscriptions == {}
 
 
 async def test_removal_goes_on_while_ready_is_unreachable(
