@@ -13,6 +13,8 @@ from pathlib import Path
 import re
 import string
 import struct
+import subprocess
+import sys
 import tomllib
 from typing import Any
 
@@ -584,3 +586,37 @@ def test_the_clients_know_nothing_of_home_assistant() -> None:
                 assert not module.startswith("homeassistant"), (
                     f"{path.name}:{node.lineno}"
                 )
+
+
+def test_the_first_form_imports_no_client() -> None:
+    """The first "Add integration" imports the config flow; keep that light.
+
+    Neither the cloud clients with oauthlib, nor what runs an entry, nor Home
+    Assistant Cloud: they are imported off the event loop once needed
+    (BENCHMARKS.md has the timings).
+    """
+    script = "import sys, {}.config_flow; print(*sys.modules)"
+    imported = subprocess.run(
+        [sys.executable, "-c", script.format(integration.__name__)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    heavy = {
+        "oauthlib",
+        "homeassistant.components.cloud",
+        *(
+            f"{integration.__name__}.{module}"
+            for module in (
+                "api.inexogy",
+                "api.ready",
+                "coordinator",
+                "entry",
+                "services",
+                "statistics",
+                "webhook",
+            )
+        ),
+    }
+    assert not heavy.intersection(imported)

@@ -1,14 +1,17 @@
 """Kamstrup READY through Home Assistant: flow, handshake, pushes and alarms."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 import json
+import logging
+import secrets
 import sys
 import types
 from typing import Any
 from unittest.mock import patch
 
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
@@ -27,6 +30,7 @@ from .conftest import (
     Ready,
     add_ready_entry,
     open_sections,
+    our_records,
     settle,
     state,
     suggested_values,
@@ -643,3 +647,163 @@ async def test_unload_survives_an_unreachable_cloud(
     ready.sim.fault = sim.Fault.SERVER_ERROR
     assert await hass.config_entries.async_unload(ready_entry.entry_id)
     assert ready_entry.state is ConfigEntryState.NOT_LOADED
+
+
+# --- removal -----------------------------------------------------------------------
+
+
+class FakeCloud:
+    """Home Assistant Cloud's webhook functions, and a relay for its cloudhooks.
+
+    Home Assistant Cloud's own module needs voice and camera packages that the
+    tests do not install. As with the real relay, a cloudhook's address does
+    not name its webhook; what READY posts to it reaches Home Assistant.
+    """
+
+    class CloudNotAvailable(Exception):
+        """Home Assistant Cloud is not set up."""
+
+    def __init__(self, ready: Ready) -> None:
+        self.ready = ready
+        self.active = True  # signed in, with a subscription
+        self.hooks: dict[str, str] = {}  # webhook id -> cloudhook address
+        self.server = TestServer(web.Application())
+        self.server.app.router.add_post("/{token}", self._relay)
+        module = types.ModuleType("homeassistant.components.cloud")
+        module.CloudNotAvailable = self.CloudNotAvailable  # type: ignore[attr-defined]
+        module.async_active_subscription = lambda hass: self.active  # type: ignore[attr-defined]
+        module.async_get_or_create_cloudhook = self._get_or_create  # type: ignore[attr-defined]
+        module.async_delete_cloudhook = self._delete  # type: ignore[attr-defined]
+        module.async_listen_connection_change = (  # type: ignore[attr-defined]
+            lambda hass, target: lambda: None
+        )
+        self.module = module
+
+    async def _get_or_create(self, hass: HomeAssistant, webhook_id: str) -> str:
+        if webhook_id not in self.hooks:
+            token = secrets.token_hex(16)
+            self.hooks[webhook_id] = str(self.server.make_url(f"/{token}"))
+        return self.hooks[webhook_id]
+
+    async def _delete(self, hass: HomeAssistant, webhook_id: str) -> None:
+        if webhook_id not in self.hooks:
+            raise ValueError("Hook is not enabled for the cloud.")  # as hass_nabucasa
+        del self.hooks[webhook_id]
+
+    async def _relay(self, request: web.Request) -> web.Response:
+        address = str(self.server.make_url(request.path))
+        webhook_id = next((w for w, url in self.hooks.items() if url == address), None)
+        if webhook_id is None:
+            return web.Response(status=404)
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() in ("content-type", "x-ready-signature")
+        }
+        async with (
+            ClientSession() as client,
+            client.post(
+                f"{self.ready.ha_url}/api/webhook/{webhook_id}",
+                data=await request.read(),
+                headers=headers,
+            ) as answer,
+        ):
+            return web.Response(
+                status=answer.status,
+                body=await answer.read(),
+                content_type=answer.content_type,
+            )
+
+
+@pytest.fixture
+async def fake_cloud(hass: HomeAssistant, ready: Ready) -> AsyncIterator[FakeCloud]:
+    """Home Assistant Cloud, signed in: READY gets cloudhooks."""
+    cloud = FakeCloud(ready)
+    # No access log: it cannot format a frozen clock's local time.
+    await cloud.server.start_server(access_log=None)
+    hass.config.components.add("cloud")
+    with patch.dict(sys.modules, {"homeassistant.components.cloud": cloud.module}):
+        yield cloud
+    await cloud.server.close()
+
+
+async def test_removal_deletes_the_subscription_and_the_cloudhooks(
+    hass: HomeAssistant, ready: Ready, fake_cloud: FakeCloud
+) -> None:
+    entry = await add_ready_entry(hass, ready)
+    subscription = next(iter(ready.sim.subscriptions.values()))
+    assert subscription.status == "Active"  # verified through the relay
+    assert {subscription.webhook_uri, subscription.status_uri} == set(
+        fake_cloud.hooks.values()
+    )
+    await hass.config_entries.async_remove(entry.entry_id)
+    await settle(hass, ready)
+    assert ready.sim.subscriptions == {}
+    assert fake_cloud.hooks == {}
+
+
+async def _stop_while_ready_is_down(
+    hass: HomeAssistant, ready: Ready, entry: ConfigEntry, stopped: str
+) -> None:
+    """Disable the entry, or have its setup fail: its subscription stays."""
+    ready.sim.fault = sim.Fault.SERVER_ERROR
+    if stopped == "disabled":
+        await hass.config_entries.async_set_disabled_by(
+            entry.entry_id, config_entries.ConfigEntryDisabler.USER
+        )
+        assert entry.state is ConfigEntryState.NOT_LOADED
+    else:
+        await hass.config_entries.async_reload(entry.entry_id)
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+    await settle(hass, ready)
+    assert [s.status for s in ready.sim.subscriptions.values()] == ["Active"]
+    ready.sim.fault = sim.Fault.NONE
+
+
+@pytest.mark.parametrize(
+    ("stopped", "cloudhooks"),
+    [("disabled", True), ("setup_failed", True), ("setup_failed", False)],
+)
+async def test_removal_of_an_entry_that_is_not_loaded(
+    hass: HomeAssistant,
+    ready: Ready,
+    fake_cloud: FakeCloud,
+    stopped: str,
+    cloudhooks: bool,
+) -> None:
+    fake_cloud.active = cloudhooks  # else READY pushes to the external URL
+    entry = await add_ready_entry(hass, ready)
+    subscription = next(iter(ready.sim.subscriptions.values()))
+    assert (subscription.webhook_uri in fake_cloud.hooks.values()) is cloudhooks
+    await _stop_while_ready_is_down(hass, ready, entry, stopped)
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await settle(hass, ready)
+    assert ready.sim.subscriptions == {}
+    assert fake_cloud.hooks == {}
+
+
+async def test_removal_without_home_assistant_cloud(
+    hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
+) -> None:
+    await _stop_while_ready_is_down(hass, ready, ready_entry, "disabled")
+    await hass.config_entries.async_remove(ready_entry.entry_id)
+    await settle(hass, ready)
+    assert ready.sim.subscriptions == {}
+
+
+async def test_removal_goes_on_while_ready_is_unreachable(
+    hass: HomeAssistant,
+    ready: Ready,
+    fake_cloud: FakeCloud,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = await add_ready_entry(hass, ready)
+    ready.sim.fault = sim.Fault.SERVER_ERROR
+    await hass.config_entries.async_remove(entry.entry_id)
+    await settle(hass, ready)
+    assert hass.config_entries.async_get_entry(entry.entry_id) is None
+    assert our_records(caplog, "delete it in READY Manager")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # Home Assistant Cloud needs no READY: the cloudhooks go.
+    assert fake_cloud.hooks == {}

@@ -1,61 +1,39 @@
-"""Smart Meter Cloud: cloud-connected utility meters in Home Assistant."""
+"""Smart Meter Cloud: cloud-connected utility meters in Home Assistant.
 
-from datetime import timedelta
-from functools import partial
+Adding an account imports this package and its config flow just to show the
+first form, so both stay light. What runs an entry (the cloud clients and
+oauthlib, the coordinator, the statistics, READY's pushes) is in .entry and
+.services, imported in Home Assistant's import executor, off the event loop,
+when the integration or an entry is first set up.
+"""
 
-from homeassistant.components.webhook import async_generate_id
-from homeassistant.const import (
-    CONF_ACCESS_TOKEN,
-    CONF_CLIENT_ID,
-    CONF_CLIENT_SECRET,
-    CONF_REGION,
-    CONF_WEBHOOK_ID,
-    Platform,
-)
+from typing import TYPE_CHECKING
+
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import (
-    config_validation as cv,
-    device_registry as dr,
-    issue_registry as ir,
-)
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.importlib import async_import_module
 from homeassistant.helpers.typing import ConfigType
 
-from .api.inexogy import DEFAULT_BASE_URL, InexogyClient, InexogyCredentials
-from .api.models import MeterClient
-from .api.ready import BASE_URLS, ReadyClient
-from .const import (
-    CONF_ACCESS_TOKEN_SECRET,
-    CONF_BASE_URL,
-    CONF_CONSUMER_KEY,
-    CONF_CONSUMER_SECRET,
-    CONF_HISTORY_DAYS,
-    CONF_PROVIDER,
-    CONF_SCOPE,
-    CONF_STATUS_WEBHOOK_ID,
-    CONF_TENANT_ID,
-    CONF_TOKEN_URL,
-    DEFAULT_HISTORY_DAYS,
-    DOMAIN,
-    PROVIDER_READY,
-)
-from .coordinator import (
-    RuntimeData,
-    SmartMeterConfigEntry,
-    SmartMeterCoordinator,
-    device_identifier,
-)
-from .entity import async_check_entity_limit, entity_limit_issue_id
-from .services import async_setup_services
-from .statistics import MeterStatistics, async_mend_negative_sums
-from .webhook import ReadyPushes
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from .coordinator import SmartMeterConfigEntry
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
+async def _async_load(hass: HomeAssistant, module: str) -> None:
+    """Import one of our modules off the event loop; then importing it is a lookup."""
+    await async_import_module(hass, f"{__name__}.{module}")
+
+
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions."""
+    await _async_load(hass, "services")
+    from .services import async_setup_services
+
     async_setup_services(hass)
     return True
 
@@ -64,106 +42,41 @@ async def async_migrate_entry(
     hass: HomeAssistant, entry: SmartMeterConfigEntry
 ) -> bool:
     """Bring an entry of an earlier version up to date, once."""
-    if entry.version > 1:
-        return False  # from a newer version: nothing to go back with
-    if entry.minor_version < 2:
-        # 1.1 could store extended history below zero.
-        await async_mend_negative_sums(hass, entry.data[CONF_PROVIDER])
-        hass.config_entries.async_update_entry(entry, minor_version=2)
-    return True
+    await _async_load(hass, "entry")
+    from .entry import async_migrate_entry as migrate_entry
 
-
-def create_client(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> MeterClient:
-    """Build the provider's client from the entry's stored credentials."""
-    data = entry.data
-    session = async_get_clientsession(hass)
-    if data[CONF_PROVIDER] == PROVIDER_READY:
-        return ReadyClient(
-            session,
-            tenant_id=data[CONF_TENANT_ID],
-            client_id=data[CONF_CLIENT_ID],
-            client_secret=data[CONF_CLIENT_SECRET],
-            base_url=data.get(CONF_BASE_URL) or BASE_URLS[data[CONF_REGION]],
-            token_url=data.get(CONF_TOKEN_URL),
-            scope=data.get(CONF_SCOPE),
-        )
-    return InexogyClient(
-        session,
-        base_url=data.get(CONF_BASE_URL, DEFAULT_BASE_URL),
-        credentials=InexogyCredentials(
-            data[CONF_CONSUMER_KEY],
-            data[CONF_CONSUMER_SECRET],
-            data[CONF_ACCESS_TOKEN],
-            data[CONF_ACCESS_TOKEN_SECRET],
-        ),
-    )
+    return await migrate_entry(hass, entry)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:
     """Set up a cloud account from a config entry."""
-    client = create_client(hass, entry)
-    coordinator = SmartMeterCoordinator(hass, entry, client, entry.data[CONF_PROVIDER])
-    await coordinator.async_config_entry_first_refresh()
-    days = entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)
-    statistics = MeterStatistics(hass, coordinator, timedelta(days=days))
-    entry.runtime_data = RuntimeData(coordinator, statistics)
-    # Statistics follow every update, in the background: setup does not wait
-    # for a backfill.
-    entry.async_on_unload(coordinator.async_add_listener(statistics.async_schedule))
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    # After the platforms: statistics take their names from the sensors, and
-    # what Home Assistant refused to add shows.
-    statistics.async_schedule()
-    check_entity_limit = partial(async_check_entity_limit, hass, entry)
-    check_entity_limit()
-    entry.async_on_unload(coordinator.async_add_listener(check_entity_limit))
-    if isinstance(client, ReadyClient):
-        pushes = ReadyPushes(
-            hass, entry, coordinator, client, _webhook_ids(hass, entry)
-        )
-        entry.runtime_data.pushes = pushes
-        await pushes.async_start()
-    return True
+    await _async_load(hass, "entry")
+    from .entry import async_setup_entry as setup_entry
+
+    return await setup_entry(hass, entry)
 
 
-def _webhook_ids(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> tuple[str, str]:
-    """Keep the webhook ids stable, so a stale subscription can be found again."""
-    if CONF_WEBHOOK_ID not in entry.data:
-        hass.config_entries.async_update_entry(
-            entry,
-            data={
-                **entry.data,
-                CONF_WEBHOOK_ID: async_generate_id(),
-                CONF_STATUS_WEBHOOK_ID: async_generate_id(),
-            },
-        )
-    return entry.data[CONF_WEBHOOK_ID], entry.data[CONF_STATUS_WEBHOOK_ID]
+async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:
+    """Unload a config entry; READY stops pushing once that has worked."""
+    await _async_load(hass, "entry")
+    from .entry import async_unload_entry as unload_entry
+
+    return await unload_entry(hass, entry)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> None:
+    """Stop READY pushing to a removed entry, loaded or not; never raises."""
+    await _async_load(hass, "entry")
+    from .entry import async_remove_entry as remove_entry
+
+    await remove_entry(hass, entry)
 
 
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: SmartMeterConfigEntry, device: dr.DeviceEntry
 ) -> bool:
-    """Let a user delete a meter's device, unless the meter is still polled.
+    """Let a user delete a meter's device, unless the meter is still polled."""
+    await _async_load(hass, "entry")
+    from .entry import async_remove_config_entry_device as remove_device
 
-    Devices of meters that left the account go by themselves; this is for
-    one the integration could not tell is gone.
-    """
-    runtime = getattr(entry, "runtime_data", None)
-    if runtime is None:
-        # Not loaded: setup brings the device back if the meter is polled.
-        return True
-    coordinator = runtime.coordinator
-    return not any(
-        device_identifier(coordinator.provider, meter_id) in device.identifiers
-        for meter_id in coordinator.meters
-    )
-
-
-async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:
-    """Unload a config entry; READY stops pushing once that has worked."""
-    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
-        return False  # still loaded: keep receiving
-    ir.async_delete_issue(hass, DOMAIN, entity_limit_issue_id(entry))
-    if (pushes := entry.runtime_data.pushes) is not None:
-        await pushes.async_stop()
-    return True
+    return await remove_device(hass, entry, device)

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 import logging
-from typing import Any, override
+from typing import TYPE_CHECKING, Any, override
 
 from aiohttp import ClientSession
 from homeassistant.config_entries import (
@@ -21,9 +21,10 @@ from homeassistant.const import (
     CONF_SCAN_INTERVAL,
     CONF_WEBHOOK_ID,
 )
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.importlib import async_import_module
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -38,13 +39,13 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
+from .api.endpoints import BASE_URLS, DEFAULT_BASE_URL
 from .api.errors import AuthError, SmartMeterCloudError
-from .api.inexogy import DEFAULT_BASE_URL, InexogyClient
 from .api.models import Meter
-from .api.ready import BASE_URLS, ReadyClient
 from .const import (
     CONF_ACCESS_TOKEN_SECRET,
     CONF_BASE_URL,
+    CONF_CLOUDHOOK_URLS,
     CONF_CONSUMER_KEY,
     CONF_CONSUMER_SECRET,
     CONF_HISTORY_DAYS,
@@ -66,8 +67,9 @@ from .const import (
     PROVIDER_READY,
     REGION_CUSTOM,
 )
-from .coordinator import SmartMeterConfigEntry
-from .entity import async_device_names
+
+if TYPE_CHECKING:
+    from .coordinator import SmartMeterConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -92,7 +94,12 @@ class NoMetersError(Exception):
 _SECRETS = frozenset({CONF_PASSWORD, CONF_CLIENT_SECRET, CONF_API_KEY})
 _ADVANCED_FIELDS = (CONF_BASE_URL, CONF_TOKEN_URL, CONF_SCOPE)
 # Entry data the integration keeps for itself; no form asks for it.
-_KEPT = (CONF_WEBHOOK_ID, CONF_STATUS_WEBHOOK_ID, CONF_HISTORY_START)
+_KEPT = (
+    CONF_WEBHOOK_ID,
+    CONF_STATUS_WEBHOOK_ID,
+    CONF_CLOUDHOOK_URLS,
+    CONF_HISTORY_START,
+)
 
 
 def _advanced(*fields: str) -> section:
@@ -336,6 +343,7 @@ class SmartMeterCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         """Sign in and check there is a meter; map failures to form errors."""
         session = async_get_clientsession(self.hass)
         try:
+            await _async_import_client(self.hass, provider)
             if provider == PROVIDER_READY:
                 data = await _validate_ready(session, user_input)
             else:
@@ -361,6 +369,16 @@ class BaseUrlRequiredError(Exception):
     """A custom region needs its API address."""
 
 
+async def _async_import_client(hass: HomeAssistant, provider: str) -> None:
+    """Import a cloud's client, and oauthlib with it, off the event loop.
+
+    Only once a form is submitted: the first form, shown right after Home
+    Assistant starts, needs neither.
+    """
+    module = "ready" if provider == PROVIDER_READY else "inexogy"
+    await async_import_module(hass, f"{__package__}.api.{module}")
+
+
 async def _validate_inexogy(
     session: ClientSession, user_input: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -368,6 +386,8 @@ async def _validate_inexogy(
     email = user_input[CONF_EMAIL].strip()
     advanced = user_input.get(SECTION_ADVANCED) or {}
     base_url = advanced.get(CONF_BASE_URL) or DEFAULT_BASE_URL
+    from .api.inexogy import InexogyClient  # loaded by _async_import_client
+
     client = InexogyClient(session, base_url=base_url)
     credentials = await client.authorize(email, user_input[CONF_PASSWORD])
     if not any(meter.active for meter in await client.meters()):
@@ -407,6 +427,8 @@ async def _validate_ready(
         },
         **advanced,
     }
+    from .api.ready import ReadyClient  # loaded by _async_import_client
+
     client = ReadyClient(
         session,
         tenant_id=data[CONF_TENANT_ID],
@@ -485,7 +507,10 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             ),
         }
         if meters:
-            # Labelled as the devices are named, in Home Assistant's language.
+            # Labelled as the devices are named, in Home Assistant's language;
+            # the entry is loaded, so this import is a lookup.
+            from .entity import async_device_names
+
             names = await async_device_names(self.hass, entry, meters.values())
             fields[vol.Required(CONF_METERS, default=list(meters))] = SelectSelector(
                 SelectSelectorConfig(

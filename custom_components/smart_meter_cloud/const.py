@@ -19,6 +19,9 @@ CONF_TENANT_ID: Final = "tenant_id"
 CONF_TOKEN_URL: Final = "token_url"
 CONF_SCOPE: Final = "scope"
 CONF_STATUS_WEBHOOK_ID: Final = "status_webhook_id"
+# The Home Assistant Cloud addresses of both webhooks, once READY was given
+# them: a subscription to them is found again after the entry is gone.
+CONF_CLOUDHOOK_URLS: Final = "cloudhook_urls"
 
 PROVIDER_INEXOGY: Final = "inexogy"
 PROVIDER_READY: Final = "kamstrup_ready"

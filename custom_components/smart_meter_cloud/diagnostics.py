@@ -39,6 +39,7 @@ _SECRET_KEYS = (
     "api_key",
     "webhook_id",
     "status_webhook_id",
+    "cloudhook_urls",
     "subscription_id",
     "webhook_uri",
     "status_uri",

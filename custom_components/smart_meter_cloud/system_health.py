@@ -6,8 +6,7 @@ from homeassistant.components import system_health
 from homeassistant.const import CONF_REGION
 from homeassistant.core import HomeAssistant, callback
 
-from .api.inexogy import DEFAULT_BASE_URL
-from .api.ready import BASE_URLS
+from .api.endpoints import BASE_URLS, DEFAULT_BASE_URL
 from .const import CONF_BASE_URL, CONF_PROVIDER, DOMAIN, PROVIDER_READY
 
 _KEYS = {PROVIDER_READY: "ready_reachable"}

@@ -8,12 +8,17 @@ from typing import Any, Final
 
 from aiohttp import web
 from homeassistant.components import webhook
-from homeassistant.const import CONF_API_KEY, EVENT_CORE_CONFIG_UPDATE
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_WEBHOOK_ID,
+    EVENT_CORE_CONFIG_UPDATE,
+)
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.util.json import json_loads
+from yarl import URL
 
 from .api.errors import InvalidResponseError, SmartMeterCloudError
 from .api.ready import (
@@ -26,7 +31,7 @@ from .api.ready import (
     signature_valid,
     verification_hash,
 )
-from .const import DOMAIN
+from .const import CONF_CLOUDHOOK_URLS, CONF_STATUS_WEBHOOK_ID, DOMAIN
 from .coordinator import SmartMeterConfigEntry, SmartMeterCoordinator
 
 _LOGGER = logging.getLogger(__name__)
@@ -117,12 +122,14 @@ class ReadyPushes:
             from homeassistant.components import cloud
 
             if cloud.async_active_subscription(self.hass):
-                return (
+                urls = (
                     await cloud.async_get_or_create_cloudhook(self.hass, self.data_id),
                     await cloud.async_get_or_create_cloudhook(
                         self.hass, self.status_id
                     ),
                 )
+                self._remember_cloudhooks(urls)
+                return urls
         try:
             return tuple(  # type: ignore[return-value]
                 webhook.async_generate_url(
@@ -132,6 +139,19 @@ class ReadyPushes:
             )
         except NoURLAvailableError:
             return None
+
+    def _remember_cloudhooks(self, urls: tuple[str, str]) -> None:
+        """Keep the cloudhooks READY is given, to find the subscription on removal.
+
+        A cloudhook's address does not name its webhook, and the entry may be
+        removed when Home Assistant Cloud cannot be asked.
+        """
+        known = self.entry.data.get(CONF_CLOUDHOOK_URLS, [])
+        if not set(urls) <= set(known):
+            self.hass.config_entries.async_update_entry(
+                self.entry,
+                data={**self.entry.data, CONF_CLOUDHOOK_URLS: sorted({*known, *urls})},
+            )
 
     async def _async_subscribe(self) -> None:
         """Subscribe, replacing any subscription of ours READY still has."""
@@ -320,6 +340,67 @@ class ReadyPushes:
             translation_key=key,
             translation_placeholders={"title": self.entry.title, **placeholders},
         )
+
+
+async def async_remove_pushes(
+    hass: HomeAssistant, entry: SmartMeterConfigEntry, client: ReadyClient
+) -> None:
+    """Delete what a removed entry leaves: its READY subscription and cloudhooks.
+
+    Also for an entry that is not loaded (disabled, or its setup failed), whose
+    subscription an unload could not delete. Never raises: the entry goes
+    anyway, and what cannot be deleted is logged.
+    """
+    webhook_ids = [
+        entry.data[key]
+        for key in (CONF_WEBHOOK_ID, CONF_STATUS_WEBHOOK_ID)
+        if key in entry.data
+    ]
+    if not webhook_ids:
+        return  # set up never far enough to subscribe
+    cloudhooks = set(entry.data.get(CONF_CLOUDHOOK_URLS, ()))
+    paths = {f"/api/webhook/{webhook_id}" for webhook_id in webhook_ids}
+
+    def ours(url: str) -> bool:
+        # By path: the external URL may have changed since.
+        return url in cloudhooks or _path(url) in paths
+
+    try:
+        for subscription in await client.subscriptions():
+            if ours(subscription.webhook_uri) or ours(subscription.status_uri):
+                await client.delete_subscription(subscription.id)
+                _LOGGER.debug("Deleted the READY subscription of a removed entry")
+    except SmartMeterCloudError as err:
+        _LOGGER.warning(
+            "Could not delete the READY subscription; delete it in READY "
+            "Manager if READY keeps pushing: %s",
+            err,
+        )
+    except Exception:  # the entry goes anyway
+        _LOGGER.warning("Could not delete the READY subscription", exc_info=True)
+    if "cloud" not in hass.config.components:
+        return
+    from homeassistant.components import cloud
+
+    for webhook_id in webhook_ids:
+        try:
+            await cloud.async_delete_cloudhook(hass, webhook_id)
+        except ValueError:
+            pass  # never had one
+        except cloud.CloudNotAvailable:
+            _LOGGER.debug("Home Assistant Cloud is gone: no cloudhook to delete")
+            return
+        except Exception:  # the entry goes anyway
+            _LOGGER.warning("Could not delete a cloudhook", exc_info=True)
+        else:
+            _LOGGER.debug("Deleted the cloudhook of a removed entry's webhook")
+
+
+def _path(url: str) -> str:
+    try:
+        return URL(url).path.rstrip("/")
+    except ValueError:
+        return ""
 
 
 async def _read(request: web.Request) -> bytes | web.Response:

@@ -1,8 +1,9 @@
 """Use the integration as a person does: through Home Assistant's web UI.
 
 The tests run in order on one Home Assistant: (a) adds the inexogy account,
-(b) the READY tenant, (c) watches a READY push on screen and (d) picks the
-imported statistics in the energy settings.
+(b) the READY tenant, (c) watches a READY push on screen, (d) picks the
+imported statistics in the energy settings and (e) makes an automation on the
+leak alarm and sees it run.
 """
 
 from collections.abc import Callable, Iterable
@@ -97,6 +98,18 @@ def hass_state(page: Page, entity_id: str) -> tuple[str, str]:
     )
     assert result, f"{entity_id} does not exist"
     return result[0], result[1]
+
+
+def wait_until_still(page: Page, locator: Locator) -> None:
+    """Until the element no longer moves from one frame to the next."""
+    page.wait_for_function(
+        """element => new Promise(resolve => {
+             const before = element.getBoundingClientRect().x;
+             requestAnimationFrame(() => requestAnimationFrame(
+               () => resolve(element.getBoundingClientRect().x === before)));
+           })""",
+        arg=locator.element_handle(),
+    )
 
 
 def expect_state_shown(page: Page, entity_id: str, name: str) -> str:
@@ -317,3 +330,56 @@ def test_d_energy_statistics(page: Page, stack: Stack, shot: Shot) -> None:
     meter = ready_sim.WATER_METER_ID.replace("-", "_")
     assert f'"smart_meter_cloud:kamstrup_ready_{meter}_volume"' in energy_prefs(page)
     shot("energy-water")
+
+
+# ---- (e) an automation on the leak alarm -----------------------------------------
+def test_e_automation_on_leak(page: Page, stack: Stack, shot: Shot) -> None:
+    """Made and saved in the automation editor, it runs when READY pushes a leak."""
+    page.goto(f"{stack.ha_url}/config/automation/edit/new")
+    page.get_by_role("button", name="Add trigger").click()
+    page.get_by_placeholder("Search").fill("Water meter 4567 Leak")
+    page.get_by_text("Water meter 4567", exact=True).click()
+    # Offered for the leak sensor, a moisture sensor: "when it turns on".
+    page.get_by_text("Moisture detected").click()
+    page.get_by_role("button", name="Add action").click()
+    page.get_by_placeholder("Search").fill("persistent notification")
+    page.get_by_text(
+        "Persistent Notification: Create persistent notification", exact=True
+    ).click()
+    message = "Water meter 4567 reports a leak"
+    page.locator("ha-settings-row").filter(
+        has_text="Message body of the notification"
+    ).get_by_role("textbox").fill(message)
+    shot("automation-editor")
+
+    page.get_by_role("button", name="Save").click()
+    dialog = page.locator("ha-dialog-automation-save")
+    dialog.get_by_role("textbox").fill("Leak alarm")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    # Saved and loaded: Home Assistant has the automation.
+    automation = "automation.leak_alarm"
+    page.wait_for_function(
+        """entityId => document.querySelector("home-assistant")
+             .hass.states[entityId]?.state === "on" """,
+        arg=automation,
+    )
+    shot("automation-saved")
+
+    # The simulator turns the leak alarm on within two flips; it then runs.
+    flip = 5 * stack.push_every * 1000  # ms between two flips
+    page.wait_for_function(
+        """entityId => document.querySelector("home-assistant")
+             .hass.states[entityId].attributes.last_triggered""",
+        arg=automation,
+        timeout=2 * flip + 10_000,
+    )
+    page.get_by_text("Notifications", exact=True).click()
+    # One notification for each time the leak alarm turned on.
+    notification = (
+        page.locator("notification-drawer").get_by_text(message, exact=True).first
+    )
+    # The drawer slides in: wait until it is all in and stops.
+    expect(notification).to_be_in_viewport(ratio=1)
+    wait_until_still(page, notification)
+    shot("automation-notification")

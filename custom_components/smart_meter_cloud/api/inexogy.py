@@ -20,6 +20,7 @@ from oauthlib.common import generate_nonce, generate_timestamp
 from oauthlib.oauth1.rfc5849.signature import base_string_uri
 from oauthlib.oauth1.rfc5849.utils import escape
 
+from .endpoints import DEFAULT_BASE_URL
 from .errors import (
     AuthError,
     BadRequestError,
@@ -49,7 +50,6 @@ def _above_debug(record: logging.LogRecord) -> bool:
 # tokens included: never let them out, whatever level its logger is set to.
 logging.getLogger("oauthlib.oauth1.rfc5849").addFilter(_above_debug)
 
-DEFAULT_BASE_URL: Final = "https://api.inexogy.com/public/v1"
 APP_NAME: Final = "Home Assistant Smart Meter Cloud"
 DEFAULT_TIMEOUT: Final = 20.0
 MAX_CONCURRENT_REQUESTS: Final = 4

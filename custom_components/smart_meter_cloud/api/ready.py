@@ -41,10 +41,6 @@ from .parsing import (
 
 _LOGGER = logging.getLogger(__name__)
 
-BASE_URLS: Final = {
-    "eu": "https://api-eu.ready.kamstrup.com",
-    "us": "https://api-us.ready.kamstrup.com",
-}
 TOKEN_URL: Final = "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
 SIGNATURE_HEADER: Final = "X-Ready-Signature"
 PAGE_SIZE: Final = 100
