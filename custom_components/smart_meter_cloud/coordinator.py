@@ -134,13 +134,17 @@ def merge_reading(previous: Reading | None, new: Reading) -> Reading:
     """The new reading over the previous one: what it lacks or got wrong stays.
 
     A register it does not carry (a partial or malformed answer) keeps its
-    last value, and so do totals that went wrong and alarms it does not
-    report.
+    last value, unless the meter reports it as not known now; so do totals
+    that went wrong and alarms it does not report.
     """
     new = keep_totals_monotonic(previous, new)
     if previous is None:
         return new
-    values = {**previous.values, **new.values}
+    values = {
+        quantity: value
+        for quantity, value in {**previous.values, **new.values}.items()
+        if quantity not in new.unknown
+    }
     if new.alarms is None:
         return replace(
             new, values=values, alarms=previous.alarms, info_code=previous.info_code

@@ -130,6 +130,9 @@ class Reading:
     # Active alarms and the raw code they came from, for meters that report them.
     alarms: frozenset[Alarm] | None = None
     info_code: int | None = None
+    # Registers the meter reports as not known now (a sensor fault), unlike
+    # those a partial answer leaves out, which keep their last values.
+    unknown: frozenset[Quantity] = frozenset()
 
 
 class MeterClient(Protocol):

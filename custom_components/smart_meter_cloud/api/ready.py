@@ -211,8 +211,10 @@ def parse_reading(data: Any, medium: Medium) -> Reading:
         # Positive in normal operation: heat flows out, cold flows out.
         difference = back - forward if medium is Medium.COOLING else forward - back
         values[Quantity.TEMPERATURE_DIFFERENCE] = round(difference, 2)
+    unknown: frozenset[Quantity] = frozenset()
     if medium in (Medium.HEAT, Medium.COOLING) and _sensor_fault(values):
-        for quantity in (*_TEMPERATURES, Quantity.FLOW, Quantity.POWER):
+        unknown = frozenset((*_TEMPERATURES, Quantity.FLOW, Quantity.POWER))
+        for quantity in unknown:
             values.pop(quantity, None)
     code = _info_code(data.get("infoCode"))
     return Reading(
@@ -220,6 +222,7 @@ def parse_reading(data: Any, medium: Medium) -> Reading:
         values=values,
         alarms=None if code is None else decode_alarms(medium, code),
         info_code=code,
+        unknown=unknown,
     )
 
 
