@@ -6,11 +6,13 @@ import itertools
 import json
 from typing import Any
 
+from aiohttp import ClientSession
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
+from multidict import CIMultiDict
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_block_recorder,
@@ -297,3 +299,156 @@ async def test_headers_at_their_limits_are_refused(
         assert 400 <= await webhook_post(hass, ready, body, signature=signature) < 500
     await settle(hass, ready)
     assert state(hass, "sensor.water_meter_4567_water_volume") == before
+
+
+# --- replays across restarts, pushes during setup, the handshake ------------------
+
+
+@pytest.mark.freeze_time(HALF_PAST)
+async def test_a_replay_after_a_reload_does_not_revert_a_correction(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.tick(timedelta(minutes=40))
+    hour = T0 + 12 * H  # not the latest hour, which every poll brings again
+    original = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
+    first = _push(ready, [original], "original-1")
+    await _post(hass, ready, first)
+    corrected = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
+    corrected["registers"][0]["value"] -= 0.005
+    await _post(hass, ready, _push(ready, [corrected], "correction-1"))
+    await hass.config_entries.async_reload(ready_entry.entry_id)
+    await settle(hass, ready)
+    rows = await statistic_rows(hass, WATER_ID)
+    by_start = {datetime.fromtimestamp(r["start"], UTC): r for r in rows}
+    assert by_start[hour - H]["state"] == pytest.approx(
+        corrected["registers"][0]["value"]
+    )
+    # READY delivers the first body once more, long after the correction.
+    answer = await _signed(hass, ready, first)
+    assert answer == (200, {"status": "duplicate"})
+    await settle(hass, ready)
+    assert await statistic_rows(hass, WATER_ID) == rows
+
+
+async def _signed(
+    hass: HomeAssistant, ready: Ready, body: bytes, **headers: str
+) -> tuple[int, Any]:
+    subscription = next(iter(ready.sim.subscriptions.values()))
+    async with (
+        ClientSession() as client,
+        client.post(
+            subscription.webhook_uri,
+            data=body,
+            headers={"X-Ready-Signature": ready.sim.sign(body), **headers},
+        ) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+async def test_a_leak_pushed_while_the_entry_sets_up_is_not_lost(
+    hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
+) -> None:
+    webhook_uri = next(iter(ready.sim.subscriptions.values())).webhook_uri
+    await hass.config_entries.async_unload(ready_entry.entry_id)
+    ready.sim.latest_held = True
+    asked = ready.sim.request_count("/api/v1/readings/latest")
+    setup = hass.async_create_task(
+        hass.config_entries.async_setup(ready_entry.entry_id)
+    )
+    await ready.sim.wait_for_requests("/api/v1/readings/latest", asked + 1)
+    body = json.dumps(
+        {
+            "type": "Alarms",
+            "subscriptionId": "any",
+            "deliveryId": "leak-during-setup",
+            "alarms": [
+                {
+                    "meterId": ready_sim.WATER_METER_ID,
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "infoCode": ready_sim.LEAK,
+                }
+            ],
+        }
+    ).encode()
+    async with (
+        ClientSession() as client,
+        client.post(
+            webhook_uri, data=body, headers={"X-Ready-Signature": ready.sim.sign(body)}
+        ) as response,
+    ):
+        assert response.status == 200
+        assert await response.json() == {"status": "queued"}
+    ready.sim.latest_held = False
+    assert await setup
+    await settle(hass, ready)
+    assert state(hass, LEAK) == STATE_ON
+
+
+async def test_a_second_signature_or_no_delivery_id_is_refused(
+    hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
+) -> None:
+    before = state(hass, "sensor.water_meter_4567_water_volume")
+    reading = ready.sim.reading(ready_sim.WATER_METER_ID, T0 + 12 * H)
+    body = _push(ready, [reading], "twice-signed")
+    subscription = next(iter(ready.sim.subscriptions.values()))
+    headers = CIMultiDict(
+        [
+            ("X-Ready-Signature", ready.sim.sign(body)),
+            ("X-Ready-Signature", "forged"),
+        ]
+    )
+    async with (
+        ClientSession() as client,
+        client.post(subscription.webhook_uri, data=body, headers=headers) as response,
+    ):
+        assert response.status == 400
+    for missing in (None, ""):
+        data = json.loads(_push(ready, [reading], "x"))
+        data["deliveryId"] = missing
+        unnamed = json.dumps(data).encode()
+        assert (await _signed(hass, ready, unnamed))[0] == 400
+    await settle(hass, ready)
+    assert state(hass, "sensor.water_meter_4567_water_volume") == before
+
+
+async def test_no_challenge_is_answered_for_a_subscription_not_ours(
+    hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
+) -> None:
+    """While our subscribe request is in flight, too: READY's answer names ours."""
+    webhook_uri = next(iter(ready.sim.subscriptions.values())).webhook_uri
+    await hass.config_entries.async_unload(ready_entry.entry_id)
+    ready.sim.subscribe_held = True
+    asked = ready.sim.request_count("/api/v1/webhooks/subscriptions")
+    setup = hass.async_create_task(
+        hass.config_entries.async_setup(ready_entry.entry_id)
+    )
+    # The list, then the subscribe request that is held.
+    await ready.sim.wait_for_requests("/api/v1/webhooks/subscriptions", asked + 2)
+    challenge = json.dumps(
+        {
+            "type": "Verification",
+            "subscriptionId": "someone-elses",
+            "verificationToken": "sign-this",
+        }
+    ).encode()
+
+    async def answer() -> int:
+        async with (
+            ClientSession() as client,
+            client.post(webhook_uri, data=challenge) as response,
+        ):
+            return response.status
+
+    waiting = hass.async_create_task(answer())
+    # Answered while the request is held, it was answered without knowing
+    # whose it is. (The clock is frozen: no timeout would ever fire.)
+    for _ in range(200):
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    ready.sim.subscribe_held = False
+    assert await waiting == 403
+    assert await setup
+    await settle(hass, ready)

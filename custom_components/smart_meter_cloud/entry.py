@@ -93,10 +93,35 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     """Set up a cloud account from a config entry."""
     client = create_client(hass, entry)
     coordinator = SmartMeterCoordinator(hass, entry, client, entry.data[CONF_PROVIDER])
+    pushes = (
+        ReadyPushes(hass, entry, coordinator, client, _webhook_ids(hass, entry))
+        if isinstance(client, ReadyClient)
+        else None
+    )
+    if pushes is None:
+        await _async_set_up(hass, entry, coordinator, None)
+        return True
+    # Pushes are taken from the start and applied once the entry is set up.
+    await pushes.async_register()
+    try:
+        await _async_set_up(hass, entry, coordinator, pushes)
+    except BaseException:
+        pushes.async_unregister()
+        raise
+    await pushes.async_start()
+    return True
+
+
+async def _async_set_up(
+    hass: HomeAssistant,
+    entry: SmartMeterConfigEntry,
+    coordinator: SmartMeterCoordinator,
+    pushes: ReadyPushes | None,
+) -> None:
     await coordinator.async_config_entry_first_refresh()
     days = entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)
     statistics = MeterStatistics(hass, coordinator, timedelta(days=days))
-    entry.runtime_data = RuntimeData(coordinator, statistics)
+    entry.runtime_data = RuntimeData(coordinator, statistics, pushes)
     # Statistics follow every update, in the background: setup does not wait
     # for a backfill.
     entry.async_on_unload(coordinator.async_add_listener(statistics.async_schedule))
@@ -107,13 +132,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     check_entity_limit = partial(async_check_entity_limit, hass, entry)
     check_entity_limit()
     entry.async_on_unload(coordinator.async_add_listener(check_entity_limit))
-    if isinstance(client, ReadyClient):
-        pushes = ReadyPushes(
-            hass, entry, coordinator, client, _webhook_ids(hass, entry)
-        )
-        entry.runtime_data.pushes = pushes
-        await pushes.async_start()
-    return True
 
 
 def _webhook_ids(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> tuple[str, str]:

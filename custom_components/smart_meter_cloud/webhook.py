@@ -1,7 +1,8 @@
 """READY pushes: webhooks, the subscription's lifecycle and its repairs."""
 
-from collections import deque
+import asyncio
 from collections.abc import Callable, Coroutine
+import contextlib
 import json
 import logging
 from typing import Any, Final
@@ -17,6 +18,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
 from homeassistant.util.json import json_loads
 from yarl import URL
 
@@ -38,8 +41,15 @@ _LOGGER = logging.getLogger(__name__)
 
 # 10,000 readings are about 4 MB; anything far beyond is not READY.
 MAX_BODY: Final = 16 * 1024 * 1024
-# Delivery ids remembered to apply a redelivery only once.
+# Delivery ids remembered, across restarts, to apply a redelivery only once:
+# this many, each for this long.
 REMEMBERED_DELIVERIES: Final = 10_000
+REMEMBER_FOR: Final = 7 * 24 * 3600.0
+# Pushes taken while the entry is still setting up, applied once it is.
+QUEUED_PUSHES: Final = 1_000
+# How long a verification that arrives before READY answered our subscribe
+# request waits for that answer, to know the subscription is ours.
+CREATE_WAIT: Final = 10.0
 # How long READY may take to verify a new subscription before we look.
 VERIFY_TIMEOUT: Final = 60.0
 RETRY_FIRST: Final = 60.0
@@ -69,8 +79,14 @@ class ReadyPushes:
         self.subscription_id: str | None = None
         self.status: str | None = None
         self._subscribing = False
-        self._delivered: deque[str] = deque(maxlen=REMEMBERED_DELIVERIES)
-        self._delivered_set: set[str] = set()
+        # Set once READY answered the subscribe request in flight.
+        self._created = asyncio.Event()
+        # Delivery id -> when it came (epoch seconds), oldest first.
+        self._delivered: dict[str, float] = {}
+        self._store: Store[dict[str, float]] = Store(
+            hass, 1, _store_key(entry.entry_id), private=True
+        )
+        self._queued: list[ReadingsPush | AlarmsPush] | None = []
         self._retry_delay = RETRY_FIRST
         self._cancel: Callable[[], None] | None = None
         self._unlisten: list[Callable[[], None]] = []
@@ -80,8 +96,19 @@ class ReadyPushes:
     def _api_key(self) -> str:
         return str(self.entry.data[CONF_API_KEY])
 
-    async def async_start(self) -> None:
-        """Register the webhooks first, then subscribe."""
+    async def async_register(self) -> None:
+        """Receive pushes from the start of setup; queue them until it is done.
+
+        Home Assistant answers 200 to a webhook nobody registered, so a push
+        arriving while the entry sets up would otherwise be lost.
+        """
+        now = dt_util.utcnow().timestamp()
+        stored = await self._store.async_load() or {}
+        self._delivered = {
+            delivery_id: at
+            for delivery_id, at in stored.items()
+            if now - at < REMEMBER_FOR
+        }
         for webhook_id, name, handler in (
             (self.data_id, "READY data", self._handle_data),
             (self.status_id, "READY status", self._handle_status),
@@ -89,6 +116,18 @@ class ReadyPushes:
             webhook.async_register(
                 self.hass, DOMAIN, name, webhook_id, handler, allowed_methods=["POST"]
             )
+
+    @callback
+    def async_unregister(self) -> None:
+        """Stop receiving: setup failed, or the entry unloads."""
+        webhook.async_unregister(self.hass, self.data_id)
+        webhook.async_unregister(self.hass, self.status_id)
+
+    async def async_start(self) -> None:
+        """Apply what came during setup, then subscribe."""
+        queued, self._queued = self._queued or [], None
+        for push in queued:
+            self._apply(push)
         # An external URL set, or Home Assistant Cloud connected, later on.
         self._unlisten.append(
             self.hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, self._on_reachable)
@@ -112,8 +151,8 @@ class ReadyPushes:
             except SmartMeterCloudError as err:
                 _LOGGER.warning("Could not delete the READY subscription: %s", err)
             self.subscription_id = None
-        webhook.async_unregister(self.hass, self.data_id)
-        webhook.async_unregister(self.hass, self.status_id)
+        self.async_unregister()
+        await self._store.async_save(self._delivered)
 
     async def _async_urls(self) -> tuple[str, str] | None:
         """Public URLs of both webhooks: a cloudhook if we can, else external."""
@@ -165,6 +204,7 @@ class ReadyPushes:
             return
         ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(ISSUE_NO_URL))
         self._subscribing = True
+        self._created.clear()
         try:
             for old in await self.client.subscriptions():
                 if old.webhook_uri in urls or old.id == self.subscription_id:
@@ -178,6 +218,7 @@ class ReadyPushes:
             self._schedule(VERIFY_TIMEOUT, self._async_check)
         finally:
             self._subscribing = False
+            self._created.set()
 
     async def _async_check(self) -> None:
         """Ask READY itself how our subscription is.
@@ -254,29 +295,45 @@ class ReadyPushes:
         except InvalidResponseError as err:
             return _refuse(400, str(err))
         if isinstance(push, Verification):
-            return self._answer_verification(push)
+            return await self._answer_verification(push)
         # Data must be signed; only the challenge may come without.
         if not signed:
             return _refuse(401, "unsigned")
         self.last_payloads[type(push).__name__] = _shape(data)
-        if push.delivery_id in self._delivered_set:
+        if not push.delivery_id:
+            return _refuse(400, "no delivery id")
+        if push.delivery_id in self._delivered:
             return web.json_response({"status": "duplicate"})
         self._remember(push.delivery_id)
-        if isinstance(push, ReadingsPush):
-            self.coordinator.async_push_readings(push.readings)
-        elif isinstance(push, AlarmsPush):
-            self.coordinator.async_push_alarms(push.alarms)
+        if self._queued is not None:
+            if len(self._queued) >= QUEUED_PUSHES:
+                return _refuse(503, "still setting up")  # READY delivers again
+            self._queued.append(push)
+            return web.json_response({"status": "queued"})
+        self._apply(push)
         return web.json_response({"status": "ok"})
 
-    def _answer_verification(self, push: Verification) -> web.Response:
+    def _apply(self, push: ReadingsPush | AlarmsPush) -> None:
+        if isinstance(push, ReadingsPush):
+            self.coordinator.async_push_readings(push.readings)
+        else:
+            self.coordinator.async_push_alarms(push.alarms)
+
+    async def _answer_verification(self, push: Verification) -> web.Response:
         """Prove we hold the API key, for our own pending subscription only.
 
         Hashing whatever token arrives would let anyone have us sign a forged
-        push, so answer only while a subscription of ours awaits verification,
-        and never for a token that looks like a JSON body.
+        push, so answer only for the subscription READY's answer to our
+        subscribe request named, while it awaits verification, and never for
+        a token that looks like a JSON body. A challenge that comes before
+        that answer waits for it.
         """
-        pending = self._subscribing or (
-            push.subscription_id == self.subscription_id and self.status != ACTIVE
+        if self._subscribing:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CREATE_WAIT):
+                    await self._created.wait()
+        pending = push.subscription_id == self.subscription_id and (
+            self.status != ACTIVE
         )
         if not pending or push.token.lstrip().startswith(("{", "[")):
             return _refuse(403, "no verification expected")
@@ -311,7 +368,10 @@ class ReadyPushes:
         body = await _read(request)
         if isinstance(body, web.Response):
             return body
-        signature = request.headers.get(SIGNATURE_HEADER)
+        signatures = request.headers.getall(SIGNATURE_HEADER, [])
+        if len(signatures) > 1:
+            return _refuse(400, "more than one signature")
+        signature = signatures[0] if signatures else None
         if (signature is not None or signature_required) and not signature_valid(
             self._api_key, body, signature
         ):
@@ -322,10 +382,15 @@ class ReadyPushes:
         return data, signature is not None
 
     def _remember(self, delivery_id: str) -> None:
-        if len(self._delivered) == self._delivered.maxlen:
-            self._delivered_set.discard(self._delivered[0])
-        self._delivered.append(delivery_id)
-        self._delivered_set.add(delivery_id)
+        """Remember a delivery, saved soon: a restart must not apply it again."""
+        now = dt_util.utcnow().timestamp()
+        delivered = self._delivered
+        delivered[delivery_id] = now
+        for oldest, at in list(delivered.items()):
+            if len(delivered) <= REMEMBERED_DELIVERIES and now - at < REMEMBER_FOR:
+                break
+            del delivered[oldest]
+        self._store.async_delay_save(lambda: delivered, 10)
 
     def _issue_id(self, key: str) -> str:
         return f"{key}_{self.entry.entry_id}"
@@ -351,6 +416,7 @@ async def async_remove_pushes(
     subscription an unload could not delete. Never raises: the entry goes
     anyway, and what cannot be deleted is logged.
     """
+    await Store[dict[str, float]](hass, 1, _store_key(entry.entry_id)).async_remove()
     webhook_ids = [
         entry.data[key]
         for key in (CONF_WEBHOOK_ID, CONF_STATUS_WEBHOOK_ID)
@@ -394,6 +460,10 @@ async def async_remove_pushes(
             _LOGGER.warning("Could not delete a cloudhook", exc_info=True)
         else:
             _LOGGER.debug("Deleted the cloudhook of a removed entry's webhook")
+
+
+def _store_key(entry_id: str) -> str:
+    return f"{DOMAIN}.{entry_id}.deliveries"
 
 
 def _path(url: str) -> str:

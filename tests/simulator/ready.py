@@ -580,6 +580,8 @@ class ReadySimulator:
         # `fault`'s, as ever.
         self.token_fault = Fault.NONE
         self._history_left: int | None = None
+        self._latest_held = False
+        self._subscribe_held = False
         # Where the history ends: `to` inclusive or not, the newest hour late.
         self.window = HistoryWindow()
         self._tokens: dict[str, _Token] = {}
@@ -613,6 +615,26 @@ class ReadySimulator:
     @history_left.setter
     def history_left(self, value: int | None) -> None:
         self._history_left = value
+        self._wake()
+
+    @property
+    def latest_held(self) -> bool:
+        """While True, latest readings are answered only once it is False."""
+        return self._latest_held
+
+    @latest_held.setter
+    def latest_held(self, value: bool) -> None:
+        self._latest_held = value
+        self._wake()
+
+    @property
+    def subscribe_held(self) -> bool:
+        """While True, a subscribe request is answered only once it is False."""
+        return self._subscribe_held
+
+    @subscribe_held.setter
+    def subscribe_held(self, value: bool) -> None:
+        self._subscribe_held = value
         self._wake()
 
     @property
@@ -930,6 +952,10 @@ class ReadySimulator:
         )
 
     async def _latest(self, request: web.Request) -> web.Response:
+        while self._latest_held:
+            if self._stopping:
+                raise _gateway(504)
+            await self._release.wait()
         ids: list[str] = []
         for raw in request.query.getall("meterIds", []):  # a,b,c or repeated
             ids += [i.strip() for i in raw.split(",") if i.strip()]
@@ -1006,6 +1032,10 @@ class ReadySimulator:
         return sub
 
     async def _subscribe(self, request: web.Request) -> web.Response:
+        while self._subscribe_held:
+            if self._stopping:
+                raise _gateway(504)
+            await self._release.wait()
         try:
             body = await request.json()
         except ValueError:

@@ -461,7 +461,12 @@ class ReadyClient:
             subscription_id = str(data["subscriptionId"])
             if kind == "Verification":
                 return Verification(subscription_id, str(data["verificationToken"]))
-            delivery_id = str(data["deliveryId"])
+            if not isinstance(delivery_id := data["deliveryId"], str | int) or (
+                delivery_id == ""
+            ):
+                # Without one, a redelivery cannot be told from a new push.
+                raise InvalidResponseError("push: no delivery id")
+            delivery_id = str(delivery_id)
             if kind == "MeterReadings":
                 readings = list(self._readings(data["readings"]))
                 return ReadingsPush(subscription_id, delivery_id, readings)
