@@ -21,11 +21,12 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 
 from custom_components.smart_meter_cloud.const import DOMAIN
-from tests.simulator import Answer, ready as ready_sim
+from tests.simulator import Answer, HistoryWindow, ready as ready_sim
 from tests.simulator.inexogy import DEMO_PASSWORD, Fault
 from tests.simulator.ready import Fault as ReadyFault
 
@@ -239,6 +240,29 @@ async def test_inexogy_through_days_of_faults(
         return lambda: setattr(sim, "fault", value)
 
     await run.phase("normal", 6)
+    assert errors(caplog) == []
+
+    # The meter list comes back empty for three hours, then whole: no device
+    # goes, no entity turns unavailable.
+    devices = len(dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id))
+    await run.phase(
+        "empty meter list", 3, lambda: setattr(sim, "list_fault", Fault.EMPTY_LIST)
+    )
+    await run.phase(
+        "meter list back", 1, lambda: setattr(sim, "list_fault", Fault.NONE)
+    )
+    assert (
+        len(dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id))
+        == devices
+    )
+    # The history publishes each hour 20 minutes late for half a day: no
+    # hour lost, none doubled, and history asked for at most hourly.
+    window = sim.window
+    late = await run.phase(
+        "history late", 12, lambda: setattr(sim, "window", HistoryWindow(delay=1200))
+    )
+    assert sum(1 for a in late if a.path.endswith("/readings")) <= 13 * active
+    await run.phase("history on time", 1, lambda: setattr(sim, "window", window))
     assert errors(caplog) == []
 
     # 5xx for an hour: unavailable, one error line; back, one line.
