@@ -348,17 +348,28 @@ async def _signed(
         return response.status, await response.json(content_type=None)
 
 
+async def _set_up_again(
+    hass: HomeAssistant, ready: Ready, entry: ConfigEntry, path: str, requests: int
+) -> tuple[str, asyncio.Task[bool]]:
+    """Unload, start setting up again; return once READY has this many requests.
+
+    Returns the webhook's address and the setup, still running.
+    """
+    webhook_uri = next(iter(ready.sim.subscriptions.values())).webhook_uri
+    await hass.config_entries.async_unload(entry.entry_id)
+    asked = ready.sim.request_count(path)
+    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    await ready.sim.wait_for_requests(path, asked + requests)
+    return webhook_uri, setup
+
+
 async def test_a_leak_pushed_while_the_entry_sets_up_is_not_lost(
     hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
 ) -> None:
-    webhook_uri = next(iter(ready.sim.subscriptions.values())).webhook_uri
-    await hass.config_entries.async_unload(ready_entry.entry_id)
     ready.sim.latest_held = True
-    asked = ready.sim.request_count("/api/v1/readings/latest")
-    setup = hass.async_create_task(
-        hass.config_entries.async_setup(ready_entry.entry_id)
+    webhook_uri, setup = await _set_up_again(
+        hass, ready, ready_entry, "/api/v1/readings/latest", 1
     )
-    await ready.sim.wait_for_requests("/api/v1/readings/latest", asked + 1)
     body = json.dumps(
         {
             "type": "Alarms",
@@ -418,15 +429,11 @@ async def test_no_challenge_is_answered_for_a_subscription_not_ours(
     hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
 ) -> None:
     """While our subscribe request is in flight, too: READY's answer names ours."""
-    webhook_uri = next(iter(ready.sim.subscriptions.values())).webhook_uri
-    await hass.config_entries.async_unload(ready_entry.entry_id)
     ready.sim.subscribe_held = True
-    asked = ready.sim.request_count("/api/v1/webhooks/subscriptions")
-    setup = hass.async_create_task(
-        hass.config_entries.async_setup(ready_entry.entry_id)
-    )
     # The list, then the subscribe request that is held.
-    await ready.sim.wait_for_requests("/api/v1/webhooks/subscriptions", asked + 2)
+    webhook_uri, setup = await _set_up_again(
+        hass, ready, ready_entry, "/api/v1/webhooks/subscriptions", 2
+    )
     challenge = json.dumps(
         {
             "type": "Verification",

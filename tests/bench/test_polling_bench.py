@@ -123,6 +123,32 @@ def simulator(meters: int) -> Iterator[SimulatorProcess]:
     process.close()
 
 
+async def our_entry(hass: HomeAssistant, url: str) -> MockConfigEntry:
+    """Our entry for the demo account, with OAuth tokens issued beforehand.
+
+    One day of history: the statistics import is benchmarked elsewhere.
+    """
+    client = InexogyClient(async_get_clientsession(hass), base_url=url)
+    credentials = await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=DEMO_EMAIL,
+        unique_id=f"{PROVIDER_INEXOGY}_{DEMO_EMAIL}",
+        data={
+            CONF_PROVIDER: PROVIDER_INEXOGY,
+            CONF_EMAIL: DEMO_EMAIL,
+            CONF_CONSUMER_KEY: credentials.consumer_key,
+            CONF_CONSUMER_SECRET: credentials.consumer_secret,
+            "access_token": credentials.access_token,
+            CONF_ACCESS_TOKEN_SECRET: credentials.access_token_secret,
+            CONF_BASE_URL: url,
+        },
+        options={CONF_HISTORY_DAYS: 1},
+        pref_disable_polling=True,
+        minor_version=2,
+    )
+
+
 def _discovergy_entry() -> MockConfigEntry:
     """Home Assistant's discovergy entry for the demo account, not polling."""
     return MockConfigEntry(
@@ -187,27 +213,8 @@ async def test_poll_inexogy(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     active = [f"{i:032x}" for i in range(meters) if i % 4 != 3]
 
-    # This integration, with OAuth tokens issued before it is set up.
-    client = InexogyClient(async_get_clientsession(hass), base_url=simulator.url)
-    credentials = await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
     ours = Side("smart_meter_cloud")
-    ours_entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=DEMO_EMAIL,
-        unique_id=f"{PROVIDER_INEXOGY}_{DEMO_EMAIL}",
-        data={
-            CONF_PROVIDER: PROVIDER_INEXOGY,
-            CONF_EMAIL: DEMO_EMAIL,
-            CONF_CONSUMER_KEY: credentials.consumer_key,
-            CONF_CONSUMER_SECRET: credentials.consumer_secret,
-            "access_token": credentials.access_token,
-            CONF_ACCESS_TOKEN_SECRET: credentials.access_token_secret,
-            CONF_BASE_URL: simulator.url,
-        },
-        # One day of history: the statistics import is benchmarked elsewhere.
-        options={CONF_HISTORY_DAYS: 1},
-        pref_disable_polling=True,
-    )
+    ours_entry = await our_entry(hass, simulator.url)
     # Every entry has polling turned off (as a user can): no timer of either
     # integration polls by itself, only the cycles below do.
     await _setup(hass, simulator, ours_entry, ours)

@@ -14,32 +14,18 @@ import statistics
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_EMAIL
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pydiscovergy.discovergy
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_meter_cloud.api.inexogy import InexogyClient
-from custom_components.smart_meter_cloud.const import (
-    CONF_ACCESS_TOKEN_SECRET,
-    CONF_BASE_URL,
-    CONF_CONSUMER_KEY,
-    CONF_CONSUMER_SECRET,
-    CONF_HISTORY_DAYS,
-    CONF_PROVIDER,
-    DOMAIN,
-    PROVIDER_INEXOGY,
-)
 from tests.bench.test_polling_bench import (
     Side,
     SimulatorProcess,
     _discovergy_entry,
     _setup,
+    our_entry,
     simulator,  # noqa: F401  (the fixture)
 )
-from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD
 
 METERS = 100
 CYCLES = 150  # 75 minutes at one poll each 30 s: one hour begins
@@ -75,26 +61,8 @@ async def test_requests_per_cycle(
     if window:
         simulator.ask(f"window {window}")
     simulator.ask("empty 1")  # discovergy's setup fails on a 400 otherwise
-    client = InexogyClient(async_get_clientsession(hass), base_url=simulator.url)
-    credentials = await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
     ours = Side("smart_meter_cloud")
-    ours_entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=DEMO_EMAIL,
-        unique_id=f"{PROVIDER_INEXOGY}_{DEMO_EMAIL}",
-        data={
-            CONF_PROVIDER: PROVIDER_INEXOGY,
-            CONF_EMAIL: DEMO_EMAIL,
-            CONF_CONSUMER_KEY: credentials.consumer_key,
-            CONF_CONSUMER_SECRET: credentials.consumer_secret,
-            "access_token": credentials.access_token,
-            CONF_ACCESS_TOKEN_SECRET: credentials.access_token_secret,
-            CONF_BASE_URL: simulator.url,
-        },
-        options={CONF_HISTORY_DAYS: 1},
-        pref_disable_polling=True,
-        minor_version=2,
-    )
+    ours_entry = await our_entry(hass, simulator.url)
     await _setup(hass, simulator, ours_entry, ours)
     assert ours_entry.state is ConfigEntryState.LOADED
     coordinator = ours_entry.runtime_data.coordinator
