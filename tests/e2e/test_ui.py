@@ -197,7 +197,7 @@ def test_a_add_inexogy(page: Page, stack: Stack, shot: Shot) -> None:
     open_add_integration(page, stack, shot)
     shot("choose-cloud")
     page.get_by_text("inexogy (formerly Discovergy)").click()
-    expect(page.get_by_text("Sign in to inexogy")).to_be_visible()
+    expect(page.get_by_text("Sign in to inexogy", exact=True)).to_be_visible()
     page.locator("input[name=email]").fill(inexogy_sim.DEMO_EMAIL)
     page.locator("input[name=password]").fill("not-the-password")
     page.get_by_text("Advanced", exact=True).click()
