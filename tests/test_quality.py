@@ -233,6 +233,48 @@ def test_brand_holds_every_image_home_assistant_serves() -> None:
     assert {path.name for path in (PACKAGE / "brand").iterdir()} == ALLOWED_IMAGES
 
 
+def _workflow(name: str) -> dict[Any, Any]:
+    data: dict[Any, Any] = yaml.safe_load(
+        (ROOT / ".github" / "workflows" / name).read_text("utf-8")
+    )
+    return data
+
+
+def _uses(workflow: Mapping[Any, Any]) -> set[str]:
+    return {
+        step["uses"]
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if "uses" in step
+    }
+
+
+def test_workflows_validate_test_and_release() -> None:
+    # YAML reads a bare `on` as True.
+    validate = _workflow("validate.yml")
+    assert {"push", "pull_request", "schedule"} <= validate[True].keys()
+    assert {
+        "home-assistant/actions/hassfest@master",
+        "hacs/action@main",
+    } <= _uses(validate)
+    hacs_step = next(
+        step
+        for job in validate["jobs"].values()
+        for step in job["steps"]
+        if step.get("uses") == "hacs/action@main"
+    )
+    assert hacs_step["with"]["category"] == "integration"
+    tests = _workflow("tests.yml")
+    assert {"push", "pull_request"} <= tests[True].keys()
+    runs = [step.get("run") for step in tests["jobs"]["test"]["steps"]]
+    assert "scripts/test" in runs
+    release = _workflow("release.yml")
+    assert release[True] == {"release": {"types": ["published"]}}
+    script = "\n".join(step.get("run", "") for step in release["jobs"]["zip"]["steps"])
+    assert "manifest.json" in script
+    assert f"{DOMAIN}.zip" in script
+
+
 # --- translations -------------------------------------------------------------------
 
 
