@@ -167,6 +167,21 @@ def test_manifest_is_ordered_and_complete() -> None:
     assert hacs["name"] == manifest["name"]
 
 
+# Add integration's search (Home Assistant 2026.10's frontend) is Fuse.js over
+# the name and the domain with threshold 0.2 and Fuse's defaults location 0 and
+# distance 100: an exact match scores its start / 100, so a word is found only
+# when it starts within the first 20 characters of the name.
+FOUND_WITHIN = 20
+
+
+@pytest.mark.parametrize("word", ["inexogy", "Kamstrup", "READY"])
+def test_add_integration_finds_each_cloud_by_name(word: str) -> None:
+    name = _json("manifest.json")["name"]
+    assert 0 <= name.casefold().find(word.casefold()) <= FOUND_WITHIN
+    # The project's own name stays in it (and the domain finds it as well).
+    assert "Smart Meter Cloud" in name
+
+
 # hacs.json: HACS refuses any key its schema does not know, and needs a name.
 HACS_KEYS = frozenset(
     {
