@@ -20,6 +20,7 @@ from typing import Any
 
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
 from homeassistant.components import binary_sensor as binary_sensor_component
+from homeassistant.components.brands.const import ALLOWED_IMAGES
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import SelectSelector
@@ -166,14 +167,127 @@ def test_manifest_is_ordered_and_complete() -> None:
     assert hacs["name"] == manifest["name"]
 
 
-@pytest.mark.parametrize(
-    ("image", "size"),
-    [("icon.png", 256), ("icon@2x.png", 512)],
+# Add integration's search (Home Assistant 2026.10's frontend) is Fuse.js over
+# the name and the domain with threshold 0.2 and Fuse's defaults location 0 and
+# distance 100: an exact match scores its start / 100, so a word is found only
+# when it starts within the first 20 characters of the name.
+FOUND_WITHIN = 20
+
+
+@pytest.mark.parametrize("word", ["inexogy", "Kamstrup", "READY"])
+def test_add_integration_finds_each_cloud_by_name(word: str) -> None:
+    name = _json("manifest.json")["name"]
+    assert 0 <= name.casefold().find(word.casefold()) <= FOUND_WITHIN
+    # The project's own name stays in it (and the domain finds it as well).
+    assert "Smart Meter Cloud" in name
+
+
+# hacs.json: HACS refuses any key its schema does not know, and needs a name.
+HACS_KEYS = frozenset(
+    {
+        "content_in_root",
+        "country",
+        "filename",
+        "hacs",
+        "hide_default_branch",
+        "homeassistant",
+        "persistent_directory",
+        "render_readme",
+        "zip_release",
+        "name",
+    }
 )
-def test_brand_icons_have_their_size(image: str, size: int) -> None:
-    header = (PACKAGE / "brand" / image).read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    assert struct.unpack(">II", header[16:24]) == (size, size)
+
+
+def test_hacs_json_has_only_the_keys_hacs_knows() -> None:
+    hacs = json.loads((ROOT / "hacs.json").read_text("utf-8"))
+    assert "name" in hacs
+    assert hacs.keys() <= HACS_KEYS
+    assert hacs.get("content_in_root", False) is False
+    assert AwesomeVersion(hacs["homeassistant"]).valid
+    if hacs.get("zip_release"):
+        # HACS fails a zip release without the name of the zip.
+        assert hacs["filename"] == f"{DOMAIN}.zip"
+    # HACS's own manifest check: these, and a version it can read.
+    manifest = _json("manifest.json")
+    assert {
+        "codeowners",
+        "documentation",
+        "domain",
+        "issue_tracker",
+        "name",
+        "version",
+    } <= manifest.keys()
+
+
+def test_repository_carries_a_license() -> None:
+    text = (ROOT / "LICENSE").read_text("utf-8")
+    assert text.startswith("MIT License")
+    assert "Copyright (c) 2026 Smart Meter Cloud contributors" in text
+
+
+def _png_size(name: str) -> tuple[int, int]:
+    header = (PACKAGE / "brand" / name).read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", name
+    width, height = struct.unpack(">II", header[16:24])
+    return width, height
+
+
+@pytest.mark.parametrize("prefix", ["", "dark_"])
+def test_brand_images_have_their_size(prefix: str) -> None:
+    """The sizes Home Assistant's brands repository asks for, light and dark."""
+    assert _png_size(f"{prefix}icon.png") == (256, 256)
+    assert _png_size(f"{prefix}icon@2x.png") == (512, 512)
+    width, height = _png_size(f"{prefix}logo.png")
+    assert 128 <= min(width, height) <= 256
+    assert _png_size(f"{prefix}logo@2x.png") == (2 * width, 2 * height)
+
+
+def test_brand_holds_every_image_home_assistant_serves() -> None:
+    """All of them, so that none falls back to the icon or the light logo."""
+    assert {path.name for path in (PACKAGE / "brand").iterdir()} == ALLOWED_IMAGES
+
+
+def _workflow(name: str) -> dict[Any, Any]:
+    data: dict[Any, Any] = yaml.safe_load(
+        (ROOT / ".github" / "workflows" / name).read_text("utf-8")
+    )
+    return data
+
+
+def _uses(workflow: Mapping[Any, Any]) -> set[str]:
+    return {
+        step["uses"]
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if "uses" in step
+    }
+
+
+def test_workflows_validate_test_and_release() -> None:
+    # YAML reads a bare `on` as True.
+    validate = _workflow("validate.yml")
+    assert {"push", "pull_request", "schedule"} <= validate[True].keys()
+    assert {
+        "home-assistant/actions/hassfest@master",
+        "hacs/action@main",
+    } <= _uses(validate)
+    hacs_step = next(
+        step
+        for job in validate["jobs"].values()
+        for step in job["steps"]
+        if step.get("uses") == "hacs/action@main"
+    )
+    assert hacs_step["with"]["category"] == "integration"
+    tests = _workflow("tests.yml")
+    assert {"push", "pull_request"} <= tests[True].keys()
+    runs = [step.get("run") for step in tests["jobs"]["test"]["steps"]]
+    assert "scripts/test" in runs
+    release = _workflow("release.yml")
+    assert release[True] == {"release": {"types": ["published"]}}
+    script = "\n".join(step.get("run", "") for step in release["jobs"]["zip"]["steps"])
+    assert "manifest.json" in script
+    assert f"{DOMAIN}.zip" in script
 
 
 # --- translations -------------------------------------------------------------------
