@@ -183,8 +183,9 @@ def test_parse_meter_skips_unknown_kinds() -> None:
 @pytest.mark.parametrize(
     ("manufacturer_id", "family", "shown"),
     [
-        ("ESY", "EASYMETER", ("EasyMeter", "EasyMeter")),
-        ("LGZ", "LANDIS_GYR", ("Landis+Gyr", "Landis+Gyr")),
+        # A type that only names the maker again is no model.
+        ("ESY", "EASYMETER", ("EasyMeter", None)),
+        ("LGZ", "LANDIS_GYR", ("Landis+Gyr", None)),
         ("ISK", "RLM", ("Iskraemeco", "RLM")),
         ("SEN", "WATER", ("Sensus", None)),
         # Unknown codes pass through as they came.

@@ -40,12 +40,12 @@ READY_DEVICES = (
 
 # ---- helpers -----------------------------------------------------------------
 def open_add_integration(page: Page, stack: Stack, shot: Shot | None = None) -> None:
-    """Add integration → search the brand → Smart Meter Cloud → the cloud menu."""
+    """Add integration → search a cloud's name → our integration → the cloud menu."""
     page.goto(f"{stack.ha_url}/config/integrations/dashboard")
     page.get_by_role("button", name="Add integration").click()
-    page.get_by_placeholder("Search for a brand name").fill("Smart Meter")
+    page.get_by_placeholder("Search for a brand name").fill("Kamstrup")
     brand = page.locator("dialog-add-integration").get_by_text(
-        "Smart Meter Cloud", exact=True
+        "inexogy, Kamstrup READY (Smart Meter Cloud)", exact=True
     )
     expect(brand).to_be_visible()
     if shot:

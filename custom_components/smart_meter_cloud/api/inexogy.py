@@ -185,14 +185,16 @@ def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     if medium is None:
         return None
     manufacturer_id = str(data.get("manufacturerId") or "")
-    # The type is a model family (EASYMETER, RLM) or, for some meters, only
-    # the medium again (WATER): then there is no model to show.
+    # The type is a model family (RLM) or, for some meters, only the medium
+    # or the maker again (WATER, EASYMETER): then there is no model to show.
     family = str(data.get("type") or "")
+    manufacturer = manufacturer_name(manufacturer_id) or "inexogy"
+    model = None if family.upper() in _MEDIA else manufacturer_name(family) or None
     return Meter(
         id=str(data["meterId"]),
         medium=medium,
-        manufacturer=manufacturer_name(manufacturer_id) or "inexogy",
-        model=None if family.upper() in _MEDIA else manufacturer_name(family) or None,
+        manufacturer=manufacturer,
+        model=None if model == manufacturer else model,
         serial=str(data.get("fullSerialNumber") or data.get("serialNumber") or ""),
         active=int(data.get("firstMeasurementTime", -1)) >= 0,
         raw=data,
