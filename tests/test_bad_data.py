@@ -29,6 +29,7 @@ from .conftest import (
     assert_changes_add_up,
     assert_consistent,
     assert_hourly,
+    our_records,
     poll,
     settle,
     state,
@@ -235,6 +236,40 @@ async def test_a_zero_glitch_on_a_whole_hour_books_no_hour_twice(
     for hour in (T0 + 12 * H, T0 + 13 * H):
         used = by_start[hour]["sum"] - by_start[hour - H]["sum"]
         assert used == pytest.approx(volume(hour + H) - volume(hour)), hour
+
+
+@pytest.mark.freeze_time(HALF_PAST)
+async def test_a_dip_of_one_watt_hour_is_no_reset(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The electricity meter's totals at 13:00 and 14:00 come just below noon's."""
+    meter = ready_sim.ELECTRICITY_METER_ID
+    key = f"{DOMAIN}:kamstrup_ready_{meter.replace('-', '_')}_energy_import"
+    before = await statistic_rows(hass, key)
+
+    def energy(reading: dict[str, Any]) -> dict[str, Any]:
+        return next(r for r in reading["registers"] if r["register"] == "Energy")
+
+    noon = energy(ready.sim.reading(meter, T0 + 12 * H))["value"]
+    freezer.tick(timedelta(minutes=100))
+    dips = [ready.sim.reading(meter, T0 + hour * H) for hour in (13, 14)]
+    energy(dips[0])["value"] = noon - 0.001
+    energy(dips[1])["value"] = noon - 0.0005
+    await _post(hass, ready, _push(ready, dips, "dips-1"))
+    freezer.tick(H)
+    await ready.sim.push_readings([meter])
+    await settle(hass, ready)
+    assert not our_records(caplog, "meter reset")
+    rows = await statistic_rows(hass, key)
+    assert_hourly(rows)
+    # Noon to 15:00 holds what the meter used meanwhile, spread evenly.
+    assert rows[-1]["sum"] - before[-1]["sum"] == pytest.approx(
+        rows[-1]["state"] - noon
+    )
 
 
 @pytest.mark.freeze_time(HALF_PAST)
