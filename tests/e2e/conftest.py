@@ -26,7 +26,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
-TIMEOUT_MS = 15_000  # for every wait unless a step says otherwise
+TIMEOUT_MS = 30_000  # for every wait unless a step says otherwise
+# For what takes Home Assistant long on a busy machine: the first start of a
+# configuration flow (it loads the integration), a flow's last step.
+SLOW_TIMEOUT_MS = 120_000
 
 
 @dataclass(frozen=True)
