@@ -494,3 +494,26 @@ async def test_no_challenge_is_answered_for_a_subscription_not_ours(
     assert await waiting == 403
     assert await setup
     await settle(hass, ready)
+
+
+async def test_a_throttled_sign_in_asks_for_no_new_secret(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The token runs out and the sign-in service throttles its renewal."""
+    ready.sim.token_fault = ready_sim.Fault.RATE_LIMITED
+    ready.sim.retry_after = 600
+    await poll(hass, freezer, 3600)  # READY's hourly poll, with a new token
+    await settle(hass, ready)
+    assert state(hass, "sensor.water_meter_4567_water_volume") == STATE_UNAVAILABLE
+    assert not [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == "reauth"
+    ]
+    ready.sim.token_fault = ready_sim.Fault.NONE
+    await poll(hass, freezer, 600)  # as the sign-in service asked
+    await settle(hass, ready)
+    assert state(hass, "sensor.water_meter_4567_water_volume") != STATE_UNAVAILABLE

@@ -373,6 +373,16 @@ async def test_a_token_without_a_lifetime_is_invalid(
             await _client(session, ready).first_meters()
 
 
+async def test_a_throttled_sign_in_is_no_wrong_secret(ready: Ready) -> None:
+    """The sign-in service answers 429: wait as it says, do not sign in anew."""
+    ready.sim.token_fault = sim.Fault.RATE_LIMITED
+    ready.sim.retry_after = 120
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(RateLimitedError) as throttled:
+            await _client(session, ready).first_meters()
+    assert throttled.value.retry_after == 120
+
+
 @pytest.mark.parametrize("data", [None, [], "reading"])
 def test_parse_reading_refuses_what_is_no_reading(data: object) -> None:
     with pytest.raises(InvalidResponseError):

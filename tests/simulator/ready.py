@@ -97,7 +97,9 @@ class Fault(StrEnum):
     """Failure modes; see ReadySimulator.fault."""
 
     NONE = "none"
-    RATE_LIMITED = "rate_limited"  # /api/v1/*: 429 + Retry-After, problem JSON
+    # 429 + Retry-After: problem JSON for /api/v1/*, an OAuth error for the
+    # token endpoint (as `token_fault`).
+    RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"  # /api/v1/*: 503 HTML page
     TIMEOUT = "timeout"  # /api/v1/*: hang until the fault changes or stop(), 504
     INVALID_CLIENT = "invalid_client"  # token endpoint: 401 invalid_client
@@ -489,7 +491,9 @@ def _answer_fault(fault: Fault) -> None:
         raise _gateway(503)
 
 
-def _oauth_error(status: int, error: str, description: str, code: int) -> _Abort:
+def _oauth_error(
+    status: int, error: str, description: str, code: int, retry_after: str = ""
+) -> _Abort:
     """Return an Azure AD style token endpoint error."""
     trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
@@ -511,6 +515,7 @@ def _oauth_error(status: int, error: str, description: str, code: int) -> _Abort
             body=_dumps(body),
             content_type="application/json",
             charset="utf-8",
+            headers={"Retry-After": retry_after} if retry_after else None,
         )
     )
 
@@ -816,6 +821,14 @@ class ReadySimulator:
 
     # ---- OAuth2 client credentials ---------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
+        if self.token_fault is Fault.RATE_LIMITED:
+            raise _oauth_error(
+                429,
+                "temporarily_unavailable",
+                "Request throttled.",
+                50196,
+                retry_after=str(self.retry_after),
+            )
         if self.token_fault is not Fault.NONE:
             _answer_fault(self.token_fault)
         if request.content_type != "application/x-www-form-urlencoded":

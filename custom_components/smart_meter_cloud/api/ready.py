@@ -575,6 +575,9 @@ class ReadyClient:
                 "Accept": "application/json",
             },
         )
+        if status == 429:
+            # The sign-in service throttles: wait, the secret is not wrong.
+            raise RateLimitedError.from_header(headers.get("Retry-After"))
         if status >= 500:
             raise CannotConnectError(f"token: HTTP {status}")
         # Whatever the status: no sign-in service answers so.
