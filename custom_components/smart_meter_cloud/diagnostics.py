@@ -1,10 +1,9 @@
 """Diagnostics: what was configured and received, with nothing personal in it."""
 
-from collections.abc import Mapping
 import re
 from typing import Any
 
-from homeassistant.components.diagnostics import REDACTED, async_redact_data
+from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .coordinator import SmartMeterConfigEntry
@@ -52,38 +51,6 @@ def _camel(name: str) -> str:
 
 
 TO_REDACT = frozenset(_SECRET_KEYS) | {_camel(key) for key in _SECRET_KEYS}
-# Fields of a cloud's meter record whose values help to fix a contract
-# assumption. Any other field's value is redacted, whatever the cloud calls
-# it: a record may carry a customer's name, a contact or a position.
-_SHOWN_METER_FIELDS = frozenset(
-    {
-        "meterId",
-        "manufacturerId",
-        "type",
-        "measurementType",
-        "loadProfileType",
-        "scalingFactor",
-        "currentScalingFactor",
-        "voltageScalingFactor",
-        "internalMeters",
-        "firstMeasurementTime",
-        "lastMeasurementTime",
-        "meterType",
-        "model",
-    }
-)
-
-
-def _meter_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A meter record's shape with only the values known to be harmless."""
-    return {
-        key: _meter_record(value)
-        if isinstance(value, Mapping)
-        else value
-        if key in _SHOWN_METER_FIELDS
-        else REDACTED
-        for key, value in record.items()
-    }
 
 
 async def async_get_config_entry_diagnostics(
@@ -106,7 +73,7 @@ async def async_get_config_entry_diagnostics(
                     "model": meter.model,
                     "active": meter.active,
                     "polled": meter.id in coordinator.meters,
-                    "raw": _meter_record(meter.raw),
+                    "raw": dict(meter.raw),
                 }
                 for meter in coordinator.available_meters.values()
             ],

@@ -37,6 +37,7 @@ from .parsing import (
     moment_of_ms,
     not_the_api,
     quote_cloud_text,
+    record_shape,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -179,6 +180,24 @@ def _escape(value: str) -> str:
     return escaped
 
 
+# Fields of a meter record whose values help to fix a contract assumption.
+_SHOWN_FIELDS: Final = frozenset(
+    {
+        "meterId",
+        "manufacturerId",
+        "type",
+        "measurementType",
+        "loadProfileType",
+        "scalingFactor",
+        "currentScalingFactor",
+        "voltageScalingFactor",
+        "internalMeters",
+        "firstMeasurementTime",
+        "lastMeasurementTime",
+    }
+)
+
+
 def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     """Return the meter of an API record, or None for a kind we cannot show."""
     medium = _MEDIA.get(str(data.get("measurementType", "")).upper())
@@ -197,7 +216,7 @@ def parse_meter(data: Mapping[str, Any]) -> Meter | None:
         model=None if model == manufacturer else model,
         serial=str(data.get("fullSerialNumber") or data.get("serialNumber") or ""),
         active=int(data.get("firstMeasurementTime", -1)) >= 0,
-        raw=data,
+        raw=record_shape(data, _SHOWN_FIELDS),
     )
 
 

@@ -117,7 +117,7 @@ class Meter:
     active: bool
     # The alarms this kind of meter can raise; empty when it reports none.
     alarms: frozenset[Alarm] = frozenset()
-    # The provider's own record, for redacted diagnostics only.
+    # The provider's own record, only its harmless values, for diagnostics.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 

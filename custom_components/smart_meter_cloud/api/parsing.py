@@ -8,6 +8,7 @@ page or nothing, answered with 200, is not the cloud's answer. And what a
 cloud says when it refuses a request is quoted without serial numbers.
 """
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 import json
 import math
@@ -118,3 +119,23 @@ def quote_cloud_text(text: str) -> str:
     ends up in Home Assistant's log and in issue reports.
     """
     return _WORD.sub(_redacted, " ".join(text.split()))[:_MAX_QUOTED]
+
+
+# As Home Assistant's diagnostics write a value they leave out.
+HIDDEN: Final = "**REDACTED**"
+
+
+def record_shape(record: Mapping[str, Any], shown: frozenset[str]) -> dict[str, Any]:
+    """A cloud's record with only the values of the fields known to be harmless.
+
+    Any other field keeps its name but not its value, whatever the cloud
+    calls it: a record may carry a customer's name, a contact or a position.
+    """
+    return {
+        key: record_shape(value, shown)
+        if isinstance(value, Mapping)
+        else value
+        if key in shown
+        else HIDDEN
+        for key, value in record.items()
+    }

@@ -37,6 +37,7 @@ from .parsing import (
     not_the_api,
     plausible,
     quote_cloud_text,
+    record_shape,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -159,6 +160,10 @@ def _info_code(value: Any) -> int | None:
     return None
 
 
+# Fields of a meter record whose values help to fix a contract assumption.
+_SHOWN_FIELDS: Final = frozenset({"meterId", "meterType", "model"})
+
+
 def parse_meter(data: Mapping[str, Any]) -> Meter | None:
     """Return the meter of an API record, or None for a kind we cannot show."""
     medium = _MEDIA.get(str(data.get("meterType", "")).lower())
@@ -172,7 +177,7 @@ def parse_meter(data: Mapping[str, Any]) -> Meter | None:
         serial=str(data.get("serialNumber") or ""),
         active=True,
         alarms=frozenset(_ALARM_TABLES.get(medium, {}).values()),
-        raw=data,
+        raw=record_shape(data, _SHOWN_FIELDS),
     )
 
 
