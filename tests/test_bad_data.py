@@ -517,3 +517,23 @@ async def test_a_throttled_sign_in_asks_for_no_new_secret(
     await poll(hass, freezer, 600)  # as the sign-in service asked
     await settle(hass, ready)
     assert state(hass, "sensor.water_meter_4567_water_volume") != STATE_UNAVAILABLE
+
+
+@pytest.mark.freeze_time(HALF_PAST)
+async def test_delivery_ids_are_remembered_for_a_week(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    reading = ready.sim.reading(ready_sim.WATER_METER_ID, T0 + 12 * H)
+    first = _push(ready, [reading], "week-1")
+    assert await _signed(hass, ready, first) == (200, {"status": "ok"})
+    freezer.tick(timedelta(days=6))
+    assert await _signed(hass, ready, first) == (200, {"status": "duplicate"})
+    freezer.tick(timedelta(days=2))
+    # The next delivery lets the week-old one go: READY redelivers for hours.
+    second = _push(ready, [reading], "week-2")
+    assert await _signed(hass, ready, second) == (200, {"status": "ok"})
+    assert await _signed(hass, ready, first) == (200, {"status": "ok"})
+    await settle(hass, ready)

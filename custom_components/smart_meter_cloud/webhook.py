@@ -386,7 +386,10 @@ class ReadyPushes:
         now = dt_util.utcnow().timestamp()
         delivered = self._delivered
         delivered[delivery_id] = now
-        for oldest, at in list(delivered.items()):
+        # Oldest first: drop from the front only what is too many or too old,
+        # without walking all 10,000 on every push.
+        while delivered:
+            oldest, at = next(iter(delivered.items()))
             if len(delivered) <= REMEMBERED_DELIVERIES and now - at < REMEMBER_FOR:
                 break
             del delivered[oldest]
