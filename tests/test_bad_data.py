@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.smart_meter_cloud.const import DOMAIN
-from custom_components.smart_meter_cloud.statistics import Anchor, hourly_rows
+from custom_components.smart_meter_cloud.statistics.rows import Anchor, hourly_rows
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, Fault
 

@@ -69,8 +69,7 @@ async def test_user_flow_recovers_from_a_wrong_password(
         "access_token",
         "access_token_secret",
         "base_url",
-        "history_start",  # recorded by the first statistics import
-    }
+    }  # import progress is kept in storage, not among the credentials
     assert DEMO_PASSWORD not in str(entry.data)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED

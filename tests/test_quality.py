@@ -31,15 +31,15 @@ import yaml
 
 import custom_components.smart_meter_cloud as integration
 from custom_components.smart_meter_cloud import (
-    PLATFORMS,
     binary_sensor,
     config_flow,
     coordinator,
     sensor,
-    system_health,
 )
 from custom_components.smart_meter_cloud.api.models import Medium
-from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.const import DOMAIN, PLATFORMS
+from custom_components.smart_meter_cloud.providers import PROVIDERS
+from custom_components.smart_meter_cloud.quantities import QUANTITIES
 
 PACKAGE = Path(integration.__file__).parent
 ROOT = PACKAGE.parent.parent
@@ -120,6 +120,24 @@ def _steps(cls: ast.ClassDef) -> set[str]:
         if isinstance(node, ast.AsyncFunctionDef)
         and node.name.startswith("async_step_")
     }
+
+
+# Each cloud's own steps, named after it (the flow's __getattr__).
+PROVIDER_STEPS = {
+    step for provider in PROVIDERS for step in (provider, f"reconfigure_{provider}")
+}
+
+
+def _sensor_descriptions() -> list[sensor.MeterSensorDescription]:
+    """Every sensor a meter of any medium can have."""
+    return [
+        *(
+            sensor.quantity_sensor(quantity, medium)
+            for quantity, info in QUANTITIES.items()
+            for medium in info.media
+        ),
+        *sensor.READING_SENSORS,
+    ]
 
 
 # --- manifest and packaging ---------------------------------------------------------
@@ -322,7 +340,9 @@ def test_translations_are_translated(language: str) -> None:
 
 def test_entities_and_devices_are_translated() -> None:
     assert set(EN["entity"]) == {platform.value for platform in PLATFORMS}
-    assert set(EN["entity"]["sensor"]) == {d.translation_key for d in sensor.SENSORS}
+    assert set(EN["entity"]["sensor"]) == {
+        d.translation_key for d in _sensor_descriptions()
+    }
     assert set(EN["entity"]["binary_sensor"]) == {
         d.translation_key for d in binary_sensor.ALARMS.values()
     }
@@ -424,12 +444,11 @@ def test_config_flow_is_translated() -> None:
     options = _class(tree, "OptionsFlowHandler")
     # `reauth` only passes on to `reauth_confirm`, `reconfigure` to the
     # cloud's own form; every other step is shown.
-    assert set(EN["config"]["step"]) == _steps(flow) - {"reauth", "reconfigure"}
+    assert set(EN["config"]["step"]) == (
+        _steps(flow) - {"reauth", "reconfigure"} | PROVIDER_STEPS
+    )
     assert set(EN["options"]["step"]) == _steps(options)
-    assert set(EN["config"]["step"]["user"]["menu_options"]) == {
-        config_flow.PROVIDER_INEXOGY,
-        config_flow.PROVIDER_READY,
-    }
+    assert set(EN["config"]["step"]["user"]["menu_options"]) == set(PROVIDERS)
 
     def errors(cls: ast.ClassDef) -> set[str]:
         found = set()
@@ -453,7 +472,22 @@ def test_config_flow_is_translated() -> None:
                 found.add(node.value.value)
         return found
 
-    assert set(EN["config"]["error"]) == errors(flow)
+    def form_errors(module: Any) -> set[str]:
+        """The keys of the FormErrors a cloud's validation raises."""
+        return {
+            node.args[1].value
+            for node in ast.walk(_tree(module))
+            if isinstance(node, ast.Call)
+            and _name(node.func) == "FormError"
+            and isinstance(node.args[1], ast.Constant)
+        }
+
+    from_providers = {
+        key
+        for module in PROVIDERS.values()
+        for key in (module.INVALID_AUTH, *form_errors(module))
+    }
+    assert set(EN["config"]["error"]) == errors(flow) | from_providers
     assert set(EN["options"]["error"]) == errors(options)
 
     calls = [node for node in ast.walk(flow) if isinstance(node, ast.Call)]
@@ -491,20 +525,16 @@ def _assert_form_translated(step: Mapping[str, Any], schema: vol.Schema) -> None
 @pytest.mark.parametrize(
     ("step", "schemas"),
     [
-        ("inexogy", ["INEXOGY_SCHEMA"]),
-        ("kamstrup_ready", ["READY_SCHEMA"]),
-        ("reconfigure_inexogy", ["INEXOGY_SCHEMA"]),
-        ("reconfigure_kamstrup_ready", ["READY_SCHEMA"]),
-        ("reauth_confirm", ["READY_REAUTH_SCHEMA"]),
+        *((p.ID, [p.SCHEMA]) for p in PROVIDERS.values()),
+        *((f"reconfigure_{p.ID}", [p.SCHEMA]) for p in PROVIDERS.values()),
+        ("reauth_confirm", [p.REAUTH_SCHEMA for p in PROVIDERS.values()]),
     ],
 )
 def test_every_form_field_is_labelled_and_explained(
-    step: str, schemas: list[str]
+    step: str, schemas: list[vol.Schema]
 ) -> None:
     for schema in schemas:
-        _assert_form_translated(
-            EN["config"]["step"][step], getattr(config_flow, schema)
-        )
+        _assert_form_translated(EN["config"]["step"][step], schema)
 
 
 def test_options_fields_are_labelled_and_explained() -> None:
@@ -525,7 +555,7 @@ def test_options_fields_are_labelled_and_explained() -> None:
 def test_select_options_are_translated() -> None:
     selectors = [
         value
-        for schema in (config_flow.INEXOGY_SCHEMA, config_flow.READY_SCHEMA)
+        for schema in (p.SCHEMA for p in PROVIDERS.values())
         for _, value in _fields(schema)
         if isinstance(value, SelectSelector)
     ]
@@ -554,14 +584,8 @@ def test_repair_issues_are_translated() -> None:
 
 
 def test_system_health_is_translated() -> None:
-    keys = {
-        node.value
-        for node in ast.walk(_tree(system_health))
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and re.fullmatch(r"[a-z_]+_reachable", node.value)
-    }
-    assert keys
+    keys = {provider.HEALTH_KEY for provider in PROVIDERS.values()}
+    assert all(re.fullmatch(r"[a-z_]+_reachable", key) for key in keys)
     assert set(EN["system_health"]["info"]) == keys
 
 
@@ -644,12 +668,12 @@ def test_icons_belong_to_translated_entities() -> None:
 
 def test_icons_come_from_translations() -> None:
     icons = _json("icons.json")["entity"]
-    descriptions = [*sensor.SENSORS, *binary_sensor.ALARMS.values()]
+    descriptions = [*_sensor_descriptions(), *binary_sensor.ALARMS.values()]
     assert all(d.icon is None for d in descriptions)
     # What has no device class to take an icon from has its own.
     assert all(
         d.translation_key in icons["sensor"]
-        for d in sensor.SENSORS
+        for d in _sensor_descriptions()
         if d.device_class is None
     )
 
@@ -664,10 +688,16 @@ def test_platforms_leave_updates_to_the_coordinator() -> None:
 
 
 def test_config_entries_are_typed() -> None:
-    """Every config entry is a `SmartMeterConfigEntry`, with its runtime data."""
+    """Whatever reads an entry's runtime data has it typed.
+
+    A module that reads `runtime_data` takes every entry as a
+    `SmartMeterConfigEntry`. The layers below (the coordinator, statistics,
+    providers), which `runtime` imports, never read it and take a bare
+    `ConfigEntry`: naming the alias there would import in a circle.
+    """
     for path, tree in _modules():
         # `type SmartMeterConfigEntry = ConfigEntry[RuntimeData]` is the one
-        # place that names the bare class.
+        # place that names the bare class among those that read runtime data.
         alias = {
             id(inner)
             for node in ast.walk(tree)
@@ -675,6 +705,12 @@ def test_config_entries_are_typed() -> None:
             and node.name.id == "SmartMeterConfigEntry"
             for inner in ast.walk(node.value)
         }
+        reads_runtime = any(
+            isinstance(node, ast.Attribute) and node.attr == "runtime_data"
+            for node in ast.walk(tree)
+        ) or path.name in {"sensor.py", "binary_sensor.py"}
+        if not reads_runtime:
+            continue
         for node in ast.walk(tree):
             where = f"{path.name}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.Name | ast.Attribute):
@@ -683,6 +719,55 @@ def test_config_entries_are_typed() -> None:
             elif isinstance(node, ast.arg) and node.arg in {"entry", "config_entry"}:
                 assert node.annotation is not None, where
                 assert _name(node.annotation) == "SmartMeterConfigEntry", where
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Which of our modules each of our modules imports, anywhere in it.
+
+    Imports inside functions and under TYPE_CHECKING count as well: a
+    circle through them is still a circle. Names are relative to the
+    package ("" is its __init__).
+    """
+    paths = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            parts = package.split(".") if package else []
+            parts = parts[: len(parts) - (node.level - 1)]
+            if node.module:
+                parts += node.module.split(".")
+            target = ".".join(parts)
+            for alias in node.names:
+                sub = f"{target}.{alias.name}".strip(".")
+                graph[name].add(sub if sub in paths else target)
+    return graph
+
+
+def test_imports_go_one_way() -> None:
+    """No module of ours imports, however indirectly, one that imports it."""
+    graph = _import_graph()
+    assert "providers.ready_push" in graph["providers.ready"]  # the walk works
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, " -> ".join((*path, name))
+        if name in done:
+            return
+        for imported in graph.get(name, ()):
+            if imported != name:
+                visit(imported, (*path, name))
+        done.add(name)
+
+    for name in graph:
+        visit(name, ())
 
 
 def test_the_clients_know_nothing_of_home_assistant() -> None:
@@ -728,8 +813,9 @@ def test_the_first_form_imports_no_client() -> None:
                 "coordinator",
                 "entry",
                 "services",
+                "providers.ready_push",
+                "runtime",
                 "statistics",
-                "webhook",
             )
         ),
     }

@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from custom_components.smart_meter_cloud.const import DOMAIN
-from custom_components.smart_meter_cloud.statistics import Anchor, hourly_rows
+from custom_components.smart_meter_cloud.statistics.rows import Anchor, hourly_rows
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, GAS_METER_ID, Fault
 
@@ -483,7 +483,7 @@ async def test_negative_sums_of_an_earlier_version_are_mended(
 
     await hass.config_entries.async_setup(inexogy_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert inexogy_entry.minor_version == 2
+    assert inexogy_entry.minor_version == 3
     mended = await statistic_rows(hass, IMPORT_ID)
     assert mended[0]["sum"] == pytest.approx(0)
     assert_consistent(mended)

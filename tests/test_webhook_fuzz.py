@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 from custom_components.smart_meter_cloud.const import DOMAIN
-from custom_components.smart_meter_cloud.webhook import MAX_BODY
+from custom_components.smart_meter_cloud.providers.ready_push import MAX_BODY
 from tests.simulator import ready as sim
 
 from .conftest import (

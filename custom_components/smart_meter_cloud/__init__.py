@@ -2,14 +2,13 @@
 
 Adding an account imports this package and its config flow just to show the
 first form, so both stay light. What runs an entry (the cloud clients and
-oauthlib, the coordinator, the statistics, READY's pushes) is in .entry and
+oauthlib, the coordinator, the statistics, the pushes) is in .entry and
 .services, imported in Home Assistant's import executor, off the event loop,
 when the integration or an entry is first set up.
 """
 
 from typing import TYPE_CHECKING
 
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.importlib import async_import_module
@@ -18,9 +17,8 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 
 if TYPE_CHECKING:
-    from .coordinator import SmartMeterConfigEntry
+    from .runtime import SmartMeterConfigEntry
 
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -42,8 +40,8 @@ async def async_migrate_entry(
     hass: HomeAssistant, entry: SmartMeterConfigEntry
 ) -> bool:
     """Bring an entry of an earlier version up to date, once."""
-    await _async_load(hass, "entry")
-    from .entry import async_migrate_entry as migrate_entry
+    await _async_load(hass, "migrations")
+    from .migrations import async_migrate_entry as migrate_entry
 
     return await migrate_entry(hass, entry)
 
@@ -57,7 +55,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:
-    """Unload a config entry; READY stops pushing once that has worked."""
+    """Unload a config entry; a cloud stops pushing once that has worked."""
     await _async_load(hass, "entry")
     from .entry import async_unload_entry as unload_entry
 
@@ -65,7 +63,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> None:
-    """Stop READY pushing to a removed entry, loaded or not; never raises."""
+    """Delete what a removed entry leaves, loaded or not; never raises."""
     await _async_load(hass, "entry")
     from .entry import async_remove_entry as remove_entry
 

@@ -12,8 +12,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api.models import Alarm
-from .coordinator import SmartMeterConfigEntry, SmartMeterCoordinator
+from .coordinator import SmartMeterCoordinator
 from .entity import MeterEntity
+from .runtime import SmartMeterConfigEntry
 
 PARALLEL_UPDATES = 0
 

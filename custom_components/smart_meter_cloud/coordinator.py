@@ -1,14 +1,14 @@
 """One coordinator per config entry keeps every chosen meter current."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import logging
-from typing import TYPE_CHECKING, Final, override
+from typing import Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -22,15 +22,10 @@ from .api.errors import (
     RateLimitedError,
     SmartMeterCloudError,
 )
-from .api.models import (
-    TOTAL_QUANTITIES,
-    Alarm,
-    Meter,
-    MeterClient,
-    Reading,
-    max_per_hour,
-)
-from .const import CONF_METERS, DEFAULT_SCAN_INTERVAL, DOMAIN
+from .api.models import Alarm, Meter, MeterClient, Reading
+from .const import CONF_METERS, DOMAIN
+from .ids import meter_of_device
+from .quantities import TOTAL_QUANTITIES, most_per_hour
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,31 +46,8 @@ MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 # own clock and the cloud's rounding blur the time between them.
 MIN_HOURS: Final = 1 / 60
 
-if TYPE_CHECKING:
-    from .statistics import MeterStatistics
-    from .webhook import ReadyPushes
-
-
-@dataclass(slots=True)
-class RuntimeData:
-    """What a loaded entry holds: its coordinator and, for READY, its pushes."""
-
-    coordinator: SmartMeterCoordinator
-    statistics: MeterStatistics
-    pushes: ReadyPushes | None = None
-
-
-type SmartMeterConfigEntry = ConfigEntry[RuntimeData]
-
-
-def device_identifier(provider: str, meter_id: str) -> tuple[str, str]:
-    """Name a meter's device in the device registry."""
-    return (DOMAIN, f"{provider}_{meter_id}")
-
-
-def entity_unique_id(provider: str, meter_id: str, key: str) -> str:
-    """Name a meter's entity in the entity registry (key: its description's)."""
-    return f"{provider}_{meter_id}_{key}"
+# Hands the readings of an update over: (meter id, reading), as they came.
+type ReadingsListener = Callable[[Sequence[tuple[str, Reading]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +89,7 @@ def keep_totals_monotonic(previous: Reading | None, new: Reading) -> Reading:
         for q, v in totals.items()
         if glitch
         or v < before.get(q, v)
-        or v - before.get(q, v) > max_per_hour(q) * hours
+        or v - before.get(q, v) > most_per_hour(q) * hours
     ]
     if not wrong:
         return new
@@ -155,14 +127,15 @@ def merge_reading(previous: Reading | None, new: Reading) -> Reading:
 class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
     """Polls the latest readings of the entry's chosen, active meters."""
 
-    config_entry: SmartMeterConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: SmartMeterConfigEntry,
+        entry: ConfigEntry,
         client: MeterClient,
         provider: str,
+        default_interval: timedelta,
     ) -> None:
         """Set up polling at the entry's interval; meters are listed on setup."""
         seconds = entry.options.get(CONF_SCAN_INTERVAL)
@@ -172,9 +145,7 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             config_entry=entry,
             name=f"{DOMAIN} {provider}",
             update_interval=(
-                timedelta(seconds=seconds)
-                if seconds
-                else DEFAULT_SCAN_INTERVAL[provider]
+                timedelta(seconds=seconds) if seconds else default_interval
             ),
         )
         self.client = client
@@ -183,8 +154,10 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         self.available_meters: dict[str, Meter] = {}
         self.meters: dict[str, Meter] = {}
         self._meters_listed = dt_util.utcnow()
-        # Every reading received since statistics last looked, pushes included.
+        # The readings of the update under way, pushes included, handed to
+        # the readings listeners once the update's data is set.
         self._received: list[tuple[str, Reading]] = []
+        self._readings_listeners: list[ReadingsListener] = []
         # When each meter's alarms were last reported.
         self._alarms_at: dict[str, datetime] = {}
         # Meters missing from the latest listings: since when, how many times.
@@ -213,7 +186,7 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         self.available_meters = {m.id: m for m in meters if m.active}
         registry = dr.async_get(self.hass)
         devices = {
-            _meter_of(device, self.provider): device
+            meter_of_device(device, self.provider): device
             for device in dr.async_entries_for_config_entry(
                 registry, self.config_entry.entry_id
             )
@@ -347,10 +320,25 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         self._alarms_at[meter_id] = new.time
         return merged
 
-    def take_pushed(self) -> list[tuple[str, Reading]]:
-        """Hand over the readings received since the last call."""
+    @callback
+    def async_add_readings_listener(self, listener: ReadingsListener) -> CALLBACK_TYPE:
+        """Hand every update's readings, as received, to a listener.
+
+        Unlike the update listeners, which see the latest reading per meter,
+        this sees each reading that came: a push may carry many hours.
+        """
+        self._readings_listeners.append(listener)
+        return lambda: self._readings_listeners.remove(listener)
+
+    @callback
+    @override
+    def async_update_listeners(self) -> None:
+        """Tell the entities, then hand the update's readings over."""
+        super().async_update_listeners()
         received, self._received = self._received, []
-        return received
+        if received:
+            for listener in list(self._readings_listeners):
+                listener(received)
 
     @callback
     def async_push_alarms(
@@ -378,19 +366,6 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
             base = readings.get(meter_id) or Reading(time=moment, values={})
             readings[meter_id] = replace(base, alarms=alarms, info_code=code)
         self.async_set_updated_data(MeterData(readings, data.failures))
-
-
-def _meter_of(device: dr.DeviceEntry, provider: str) -> str:
-    """The meter id a device of ours stands for."""
-    prefix = f"{provider}_"
-    return next(
-        (
-            name.removeprefix(prefix)
-            for domain, name in device.identifiers
-            if domain == DOMAIN and name.startswith(prefix)
-        ),
-        "",
-    )
 
 
 def _from_the_future(meter_id: str, moment: datetime) -> bool:

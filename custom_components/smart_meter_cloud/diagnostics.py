@@ -6,43 +6,24 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .coordinator import SmartMeterConfigEntry
+from .providers import PROVIDERS
+from .runtime import SmartMeterConfigEntry
 
-# Snake-case names; the camelCase spelling the clouds use is redacted as well.
-_SECRET_KEYS = (
-    "access_token",
-    "access_token_secret",
-    "consumer_key",
-    "consumer_secret",
-    "email",
-    "password",
-    "serial",
-    "serial_number",
-    "full_serial_number",
-    "printed_full_serial_number",
-    "location",
-    "address",
-    "street",
-    "street_number",
-    "zip",
-    "city",
-    "administration_number",
-    "metering_location_number",
-    "customer_number",
-    "title",
-    "unique_id",
-    "tenant_id",
-    "token_url",  # holds the tenant id
-    "client_id",
-    "client_secret",
-    "api_key",
-    "webhook_id",
-    "status_webhook_id",
-    "cloudhook_urls",
-    "subscription_id",
-    "webhook_uri",
-    "status_uri",
-    "verification_token",
+# Each cloud names its own secrets and personal fields (its REDACT); these
+# are personal in any meter record, or Home Assistant's own.
+_PERSONAL_KEYS = frozenset(
+    {
+        "serial",
+        "serial_number",
+        "location",
+        "address",
+        "street",
+        "street_number",
+        "zip",
+        "city",
+        "title",
+        "unique_id",
+    }
 )
 
 
@@ -50,7 +31,14 @@ def _camel(name: str) -> str:
     return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
 
 
-TO_REDACT = frozenset(_SECRET_KEYS) | {_camel(key) for key in _SECRET_KEYS}
+def to_redact() -> frozenset[str]:
+    """Every cloud's keys and the personal ones, also as the clouds spell them.
+
+    Snake-case names; the camelCase spelling the clouds use is redacted as
+    well.
+    """
+    keys = _PERSONAL_KEYS.union(*(p.REDACT for p in PROVIDERS.values()))
+    return keys | {_camel(key) for key in keys}
 
 
 async def async_get_config_entry_diagnostics(
@@ -59,6 +47,7 @@ async def async_get_config_entry_diagnostics(
     """Return the entry, its meters and their latest readings, redacted."""
     coordinator = entry.runtime_data.coordinator
     pushes = entry.runtime_data.pushes
+    history_start = entry.runtime_data.statistics.history_start
     data = coordinator.data
     return async_redact_data(
         {
@@ -85,13 +74,8 @@ async def async_get_config_entry_diagnostics(
                 for meter_id, reading in data.readings.items()
             },
             "failures": dict(data.failures),
-            "pushes": None
-            if pushes is None
-            else {
-                "subscribed": pushes.subscription_id is not None,
-                "status": pushes.status,
-                "last_payloads": pushes.last_payloads,
-            },
+            "history_start": history_start and history_start.isoformat(),
+            "pushes": None if pushes is None else pushes.diagnostics(),
         },
-        TO_REDACT,
+        to_redact(),
     )

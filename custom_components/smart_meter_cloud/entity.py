@@ -18,12 +18,9 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api.models import Meter, Reading
 from .const import CONF_PROVIDER, DOMAIN
-from .coordinator import (
-    SmartMeterConfigEntry,
-    SmartMeterCoordinator,
-    device_identifier,
-    entity_unique_id,
-)
+from .coordinator import SmartMeterCoordinator
+from .ids import device_identifier, entity_unique_id, issue_id
+from .runtime import SmartMeterConfigEntry
 
 # The most entities a meter of any kind has enabled by default (a test
 # counts them for every demo meter).
@@ -41,11 +38,6 @@ def large_account(meters: int) -> bool:
     return meters * MAX_ENABLED_PER_METER > limit
 
 
-def entity_limit_issue_id(entry: SmartMeterConfigEntry) -> str:
-    """The repair issue of an entry at Home Assistant's entity limit."""
-    return f"{ISSUE_ENTITY_LIMIT}_{entry.entry_id}"
-
-
 @callback
 def async_check_entity_limit(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> None:
     """Raise a repair while the entry is at Home Assistant's entity limit."""
@@ -53,14 +45,14 @@ def async_check_entity_limit(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
     enabled = er.async_get(hass).entities.get_enabled_count_for_config_entry_id(
         entry.entry_id
     )
-    issue_id = entity_limit_issue_id(entry)
+    issue = issue_id(ISSUE_ENTITY_LIMIT, entry)
     if enabled < limit:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        ir.async_delete_issue(hass, DOMAIN, issue)
         return
     ir.async_create_issue(
         hass,
         DOMAIN,
-        issue_id,
+        issue,
         is_fixable=False,
         severity=ir.IssueSeverity.WARNING,
         translation_key=ISSUE_ENTITY_LIMIT,

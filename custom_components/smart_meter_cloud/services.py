@@ -11,8 +11,9 @@ import probatio as vol
 
 from .api.errors import AuthError, SmartMeterCloudError
 from .const import DOMAIN, MAX_HISTORY_DAYS
-from .coordinator import SmartMeterConfigEntry, error_key
-from .statistics import floor_hour
+from .coordinator import error_key
+from .runtime import SmartMeterConfigEntry
+from .statistics.rows import floor_hour
 
 SERVICE_IMPORT_HISTORY = "import_history"
 ATTR_START = "start"

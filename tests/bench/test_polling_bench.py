@@ -36,14 +36,16 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.smart_meter_cloud.api.inexogy import InexogyClient
 from custom_components.smart_meter_cloud.const import (
-    CONF_ACCESS_TOKEN_SECRET,
     CONF_BASE_URL,
-    CONF_CONSUMER_KEY,
-    CONF_CONSUMER_SECRET,
     CONF_HISTORY_DAYS,
     CONF_PROVIDER,
     DOMAIN,
-    PROVIDER_INEXOGY,
+)
+from custom_components.smart_meter_cloud.providers.inexogy import (
+    CONF_ACCESS_TOKEN_SECRET,
+    CONF_CONSUMER_KEY,
+    CONF_CONSUMER_SECRET,
+    ID as PROVIDER_INEXOGY,
 )
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD
 

@@ -39,10 +39,12 @@ from custom_components.smart_meter_cloud.const import (
     CONF_BASE_URL,
     CONF_HISTORY_DAYS,
     CONF_PROVIDER,
+    DOMAIN,
+)
+from custom_components.smart_meter_cloud.providers.ready import (
     CONF_TENANT_ID,
     CONF_TOKEN_URL,
-    DOMAIN,
-    PROVIDER_READY,
+    ID as PROVIDER_READY,
 )
 from tests.conftest import Ready, settle
 from tests.simulator import ready as ready_sim

@@ -57,26 +57,6 @@ class Quantity(StrEnum):
     AMBIENT_TEMPERATURE = "ambient_temperature"  # °C
 
 
-# Registers that only ever grow; a lower value is a glitch or a meter change.
-TOTAL_QUANTITIES = frozenset(
-    {
-        *(q for q in Quantity if q.startswith("energy_")),
-        Quantity.VOLUME,
-        Quantity.HEAT_ENERGY,
-        Quantity.COOLING_ENERGY,
-    }
-)
-
-
-def max_per_hour(quantity: Quantity) -> float:
-    """More than a meter of this register can measure in an hour, in its unit.
-
-    A district heating substation or a factory feed stays well below 10 MW
-    and 1,000 m³/h; a total rising faster is a glitch of the cloud.
-    """
-    return 1_000.0 if quantity is Quantity.VOLUME else 10_000.0
-
-
 class Alarm(StrEnum):
     """A condition a meter reports about itself."""
 

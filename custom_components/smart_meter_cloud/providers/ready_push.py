@@ -1,7 +1,7 @@
-"""READY pushes: webhooks, the subscription's lifecycle and its repairs."""
+"""READY's pushes: webhooks, the subscription's lifecycle and its repairs."""
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 import contextlib
 import json
 import logging
@@ -9,11 +9,8 @@ from typing import Any, Final
 
 from aiohttp import web
 from homeassistant.components import webhook
-from homeassistant.const import (
-    CONF_API_KEY,
-    CONF_WEBHOOK_ID,
-    EVENT_CORE_CONFIG_UPDATE,
-)
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_API_KEY, EVENT_CORE_CONFIG_UPDATE
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
@@ -23,8 +20,8 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import json_loads
 from yarl import URL
 
-from .api.errors import InvalidResponseError, SmartMeterCloudError
-from .api.ready import (
+from ..api.errors import InvalidResponseError, SmartMeterCloudError
+from ..api.ready import (
     ACTIVE,
     SIGNATURE_HEADER,
     AlarmsPush,
@@ -34,8 +31,9 @@ from .api.ready import (
     signature_valid,
     verification_hash,
 )
-from .const import CONF_CLOUDHOOK_URLS, CONF_STATUS_WEBHOOK_ID, DOMAIN
-from .coordinator import SmartMeterConfigEntry, SmartMeterCoordinator
+from ..const import DOMAIN
+from ..coordinator import SmartMeterCoordinator
+from ..ids import issue_id, store_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,10 +63,11 @@ class ReadyPushes:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: SmartMeterConfigEntry,
+        entry: ConfigEntry,
         coordinator: SmartMeterCoordinator,
         client: ReadyClient,
         webhook_ids: tuple[str, str],
+        remember_cloudhooks: Callable[[tuple[str, str]], None],
     ) -> None:
         """Prepare; nothing is registered before `async_start`."""
         self.hass = hass
@@ -84,13 +83,25 @@ class ReadyPushes:
         # Delivery id -> when it came (epoch seconds), oldest first.
         self._delivered: dict[str, float] = {}
         self._store: Store[dict[str, float]] = Store(
-            hass, 1, _store_key(entry.entry_id), private=True
+            hass, 1, _deliveries_key(entry), private=True
         )
+        # A cloudhook's address does not name its webhook, and the entry may
+        # be removed when Home Assistant Cloud cannot be asked: the entry
+        # keeps the cloudhooks READY is given, to find the subscription.
+        self._remember_cloudhooks = remember_cloudhooks
         self._queued: list[ReadingsPush | AlarmsPush] | None = []
         self._retry_delay = RETRY_FIRST
         self._cancel: Callable[[], None] | None = None
         self._unlisten: list[Callable[[], None]] = []
         self.last_payloads: dict[str, Any] = {}
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Whether READY pushes to us, and what its last pushes looked like."""
+        return {
+            "subscribed": self.subscription_id is not None,
+            "status": self.status,
+            "last_payloads": self.last_payloads,
+        }
 
     @property
     def _api_key(self) -> str:
@@ -179,19 +190,6 @@ class ReadyPushes:
         except NoURLAvailableError:
             return None
 
-    def _remember_cloudhooks(self, urls: tuple[str, str]) -> None:
-        """Keep the cloudhooks READY is given, to find the subscription on removal.
-
-        A cloudhook's address does not name its webhook, and the entry may be
-        removed when Home Assistant Cloud cannot be asked.
-        """
-        known = self.entry.data.get(CONF_CLOUDHOOK_URLS, [])
-        if not set(urls) <= set(known):
-            self.hass.config_entries.async_update_entry(
-                self.entry,
-                data={**self.entry.data, CONF_CLOUDHOOK_URLS: sorted({*known, *urls})},
-            )
-
     async def _async_subscribe(self) -> None:
         """Subscribe, replacing any subscription of ours READY still has."""
         self._cancel_timer()
@@ -202,7 +200,7 @@ class ReadyPushes:
             )
             self._issue(ISSUE_NO_URL)
             return
-        ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(ISSUE_NO_URL))
+        ir.async_delete_issue(self.hass, DOMAIN, issue_id(ISSUE_NO_URL, self.entry))
         self._subscribing = True
         self._created.clear()
         try:
@@ -244,7 +242,9 @@ class ReadyPushes:
             _LOGGER.info("READY pushes are active")
             self._cancel_timer()
             self._retry_delay = RETRY_FIRST
-            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(ISSUE_SUBSCRIPTION))
+            ir.async_delete_issue(
+                self.hass, DOMAIN, issue_id(ISSUE_SUBSCRIPTION, self.entry)
+            )
             return
         _LOGGER.warning("READY subscription is %s %s", status, reason)
         self._issue(ISSUE_SUBSCRIPTION, status=status)
@@ -395,14 +395,11 @@ class ReadyPushes:
             del delivered[oldest]
         self._store.async_delay_save(lambda: delivered, 10)
 
-    def _issue_id(self, key: str) -> str:
-        return f"{key}_{self.entry.entry_id}"
-
     def _issue(self, key: str, **placeholders: str) -> None:
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            self._issue_id(key),
+            issue_id(key, self.entry),
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
             translation_key=key,
@@ -411,7 +408,11 @@ class ReadyPushes:
 
 
 async def async_remove_pushes(
-    hass: HomeAssistant, entry: SmartMeterConfigEntry, client: ReadyClient
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    client: ReadyClient,
+    webhook_ids: Collection[str],
+    cloudhooks: Collection[str],
 ) -> None:
     """Delete what a removed entry leaves: its READY subscription and cloudhooks.
 
@@ -419,15 +420,9 @@ async def async_remove_pushes(
     subscription an unload could not delete. Never raises: the entry goes
     anyway, and what cannot be deleted is logged.
     """
-    await Store[dict[str, float]](hass, 1, _store_key(entry.entry_id)).async_remove()
-    webhook_ids = [
-        entry.data[key]
-        for key in (CONF_WEBHOOK_ID, CONF_STATUS_WEBHOOK_ID)
-        if key in entry.data
-    ]
+    await Store[dict[str, float]](hass, 1, _deliveries_key(entry)).async_remove()
     if not webhook_ids:
         return  # set up never far enough to subscribe
-    cloudhooks = set(entry.data.get(CONF_CLOUDHOOK_URLS, ()))
     paths = {f"/api/webhook/{webhook_id}" for webhook_id in webhook_ids}
 
     def ours(url: str) -> bool:
@@ -465,8 +460,8 @@ async def async_remove_pushes(
             _LOGGER.debug("Deleted the cloudhook of a removed entry's webhook")
 
 
-def _store_key(entry_id: str) -> str:
-    return f"{DOMAIN}.{entry_id}.deliveries"
+def _deliveries_key(entry: ConfigEntry) -> str:
+    return store_key(entry, "deliveries")
 
 
 def _path(url: str) -> str:
