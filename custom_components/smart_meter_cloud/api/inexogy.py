@@ -23,22 +23,14 @@ from oauthlib.oauth1.rfc5849.utils import escape
 from .endpoints import DEFAULT_BASE_URL
 from .errors import (
     AuthError,
-    BadRequestError,
-    CannotConnectError,
     InvalidResponseError,
     RateLimitedError,
     SmartMeterCloudError,
 )
 from .manufacturers import manufacturer_name
 from .models import Medium, Meter, Quantity, Reading
-from .parsing import (
-    finite,
-    load_json,
-    moment_of_ms,
-    not_the_api,
-    quote_cloud_text,
-    record_shape,
-)
+from .parsing import finite, load_json, moment_of_ms, record_shape
+from .transport import answer, plain, send
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -433,30 +425,18 @@ class InexogyClient:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         if isinstance(signer, oauth1.Client):
             url, headers, body = signer.sign(url, method, body, headers)
-        try:
-            async with self._session.request(
-                method, url, data=body, headers=headers, timeout=self._timeout
-            ) as response:
-                text = await response.text()
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-                content_type = response.content_type
-        except TimeoutError as err:
-            raise CannotConnectError(f"{path}: timed out") from err
-        except aiohttp.ClientError as err:
-            raise CannotConnectError(f"{path}: {type(err).__name__}") from err
-        if status < 300:
-            if (other := not_the_api(text, content_type)) is not None:
-                raise CannotConnectError(f"{path}: {other} instead of the API")
-            return text
-        message = _plain(text)
-        if status in (401, 403):
-            raise AuthError(message)
-        if status == 429:
-            raise RateLimitedError.from_header(retry_after)
-        if 400 <= status < 500:
-            raise BadRequestError(message)
-        raise CannotConnectError(f"{path}: HTTP {status}")
+        reply = await send(
+            self._session,
+            method,
+            url,
+            where=path,
+            data=body,
+            headers=headers,
+            timeout=self._timeout,
+        )
+        return answer(
+            reply, path, content_type=reply.media_type, quote=plain, numbered=False
+        )
 
 
 def _required(answer: Any, path: str, *names: str) -> list[str]:
@@ -470,10 +450,3 @@ def _required(answer: Any, path: str, *names: str) -> list[str]:
     ):
         raise InvalidResponseError(f"{path}: no {' and '.join(names)}")
     return [answer[name] for name in names]
-
-
-def _plain(text: str) -> str:
-    """Quote an error body on one line; HTML pages are not worth quoting."""
-    if "<" in text:
-        return "(HTML page)"
-    return quote_cloud_text(text)

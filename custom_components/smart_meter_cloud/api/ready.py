@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from functools import lru_cache
 import hashlib
 import hmac
-import json
 import logging
 import math
 import time
@@ -24,21 +23,14 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from .errors import (
     AuthError,
     BadRequestError,
-    CannotConnectError,
     InvalidResponseError,
     RateLimitedError,
     SmartMeterCloudError,
 )
 from .manufacturers import manufacturer_name
 from .models import Alarm, Medium, Meter, Quantity, Reading
-from .parsing import (
-    finite,
-    load_json,
-    not_the_api,
-    plausible,
-    quote_cloud_text,
-    record_shape,
-)
+from .parsing import finite, load_json, plausible, record_shape
+from .transport import Reply, answer, problem, send, token_answer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -546,7 +538,7 @@ class ReadyClient:
         """Call the API with a fresh token; renew it once if READY rejects it."""
         for attempt in (1, 2):
             token = await self._access_token()
-            status, text, headers = await self._send(
+            reply = await self._send(
                 method,
                 self._base_url + path,
                 params=params,
@@ -556,10 +548,19 @@ class ReadyClient:
                     "Accept": "application/json",
                 },
             )
-            if status == 401 and attempt == 1:
+            if reply.status == 401 and attempt == 1:
                 self._token = None
                 continue
-            return _answer(path, status, text, headers)
+            if reply.status == 204:
+                return None
+            text = answer(
+                reply,
+                path,
+                content_type=reply.content_type,
+                quote=problem,
+                numbered=True,
+            )
+            return load_json(text, path)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _access_token(self) -> str:
@@ -571,7 +572,7 @@ class ReadyClient:
             client_secret=self._client_secret,
             include_client_id=True,
         )
-        status, text, headers = await self._send(
+        reply = await self._send(
             "POST",
             self._token_url,
             data=form,
@@ -580,14 +581,7 @@ class ReadyClient:
                 "Accept": "application/json",
             },
         )
-        if status == 429:
-            # The sign-in service throttles: wait, the secret is not wrong.
-            raise RateLimitedError.from_header(headers.get("Retry-After"))
-        if status >= 500:
-            raise CannotConnectError(f"token: HTTP {status}")
-        # Whatever the status: no sign-in service answers so.
-        if (other := not_the_api(text, headers.get("Content-Type", ""))) is not None:
-            raise CannotConnectError(f"token: {other} instead of a token")
+        text = token_answer(reply, "token")
         load_json(text, "token")  # oauthlib's json takes NaN and Infinity too
         try:
             token = oauth.parse_request_body_response(text, scope=[self._scope])
@@ -601,47 +595,15 @@ class ReadyClient:
         self._token_expires = time.monotonic() + max(lifetime - _TOKEN_MARGIN, 0.0)
         return self._token
 
-    async def _send(
-        self, method: str, url: str, **kwargs: Any
-    ) -> tuple[int, str, Mapping[str, str]]:
-        if self._session.closed:  # Home Assistant has stopped; aiohttp would raise
-            raise CannotConnectError("the session is closed")
-        try:
-            async with self._session.request(
-                method, url, timeout=self._timeout, **kwargs
-            ) as response:
-                return response.status, await response.text(), response.headers
-        except TimeoutError as err:
-            raise CannotConnectError("timed out") from err
-        except aiohttp.ClientError as err:
-            raise CannotConnectError(type(err).__name__) from err
-
-
-def _answer(path: str, status: int, text: str, headers: Mapping[str, str]) -> Any:
-    """Turn an API answer into data or the error a caller can act on."""
-    if status == 204:
-        return None
-    if status < 300:
-        if (other := not_the_api(text, headers.get("Content-Type", ""))) is not None:
-            raise CannotConnectError(f"{path}: {other} instead of the API")
-        return load_json(text, path)
-    if status in (401, 403):
-        raise AuthError(f"HTTP {status}")
-    if status == 429:
-        raise RateLimitedError.from_header(headers.get("Retry-After"))
-    if 400 <= status < 500:
-        raise BadRequestError(f"HTTP {status}: {_problem(text)}", status=status)
-    raise CannotConnectError(f"{path}: HTTP {status}")
-
-
-def _problem(text: str) -> str:
-    """Quote the problem's title and detail, never a whole page."""
-    try:
-        data = json.loads(text)
-        quoted = " ".join(str(data.get(k) or "") for k in ("title", "detail"))
-    except ValueError, AttributeError:
-        return "(no details)"
-    return quote_cloud_text(quoted)
+    async def _send(self, method: str, url: str, **kwargs: Any) -> Reply:
+        return await send(
+            self._session,
+            method,
+            url,
+            closed_is_outage=True,
+            timeout=self._timeout,
+            **kwargs,
+        )
 
 
 def _guard[*Ts, T](parse: Callable[[*Ts], T], *args: *Ts) -> T | None:
