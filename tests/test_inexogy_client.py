@@ -10,7 +10,6 @@ from oauthlib import oauth1
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 import pytest
 
-from custom_components.smart_meter_cloud.api import inexogy as inexogy_api
 from custom_components.smart_meter_cloud.api.errors import (
     AuthError,
     BadRequestError,
@@ -22,6 +21,7 @@ from custom_components.smart_meter_cloud.api.inexogy import (
     DataSigner,
     InexogyClient,
     InexogyCredentials,
+    oauth as inexogy_api,
     parse_meter,
     parse_reading,
 )

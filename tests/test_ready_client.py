@@ -24,8 +24,10 @@ from custom_components.smart_meter_cloud.api.ready import (
     AlarmsPush,
     ReadyClient,
     decode_alarms,
+    parse_data_push,
     parse_meter,
     parse_reading,
+    parse_status_push,
     signature_valid,
     verification_hash,
 )
@@ -101,7 +103,7 @@ def test_only_a_non_negative_integer_is_an_info_code(code: object) -> None:
 async def test_an_info_code_of_true_or_minus_one_raises_no_alarm(ready: Ready) -> None:
     async with aiohttp.ClientSession() as session:
         client = _client(session, ready)
-        await client.meters()
+        media = {meter.id: meter.medium for meter in await client.meters()}
         for code in (True, -1):
             ready.sim.set_info_code(sim.WATER_METER_ID, code)
             latest = await client.latest_readings([sim.WATER_METER_ID])
@@ -123,7 +125,7 @@ async def test_an_info_code_of_true_or_minus_one_raises_no_alarm(ready: Ready) -
                 )
             ],
         }
-    push = client.parse_data_push(alarms)
+    push = parse_data_push(alarms, media)
     assert isinstance(push, AlarmsPush)
     # Only the heat meter's alarm is one.
     assert [(m, a, c) for m, _, a, c in push.alarms] == [
@@ -395,13 +397,6 @@ def test_a_reading_without_registers_has_no_values() -> None:
 
 
 def test_malformed_pushes_are_refused() -> None:
-    client = ReadyClient(
-        None,  # type: ignore[arg-type]
-        tenant_id="t",
-        client_id="c",
-        client_secret="s",
-        base_url="http://127.0.0.1",
-    )
     for body in (
         {},
         {"type": "MeterReadings", "subscriptionId": "s"},
@@ -409,9 +404,9 @@ def test_malformed_pushes_are_refused() -> None:
         {"type": "Alarms", "subscriptionId": "s", "deliveryId": "d", "alarms": [{}]},
     ):
         with pytest.raises(InvalidResponseError):
-            client.parse_data_push(body)
+            parse_data_push(body, {})
     with pytest.raises(InvalidResponseError):
-        client.parse_status_push({"status": "Active"})
+        parse_status_push({"status": "Active"})
 
 
 async def test_paging_batches_and_history(ready: Ready) -> None:

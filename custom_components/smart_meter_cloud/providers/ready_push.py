@@ -28,6 +28,8 @@ from ..api.ready import (
     ReadingsPush,
     ReadyClient,
     Verification,
+    parse_data_push,
+    parse_status_push,
     signature_valid,
     verification_hash,
 )
@@ -290,8 +292,11 @@ class ReadyPushes:
         if isinstance(checked, web.Response):
             return checked
         data, signed = checked
+        # Readings and alarms are read by their meter's kind: that of every
+        # meter listed, and of those kept while missing from the list.
+        known = self.coordinator.available_meters | self.coordinator.meters
         try:
-            push = self.client.parse_data_push(data)
+            push = parse_data_push(data, {i: m.medium for i, m in known.items()})
         except InvalidResponseError as err:
             return _refuse(400, str(err))
         if isinstance(push, Verification):
@@ -349,7 +354,7 @@ class ReadyPushes:
             return checked
         data, _ = checked
         try:
-            status = self.client.parse_status_push(data)
+            status = parse_status_push(data)
         except InvalidResponseError as err:
             return _refuse(400, str(err))
         self.last_payloads["StatusPush"] = _shape(data)

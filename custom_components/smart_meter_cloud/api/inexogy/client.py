@@ -1,0 +1,179 @@
+"""The inexogy API over REST: meters, latest readings and history."""
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import aiohttp
+
+from ..endpoints import DEFAULT_BASE_URL
+from ..errors import AuthError, RateLimitedError, SmartMeterCloudError
+from ..models import Medium, Meter, Reading
+from ..parsing import load_json
+from ..transport import answer, plain, send
+from .oauth import (
+    DataSigner,
+    InexogyCredentials,
+    Signer,
+    obtain_credentials,
+    signed,
+)
+from .parsing import parse_meters, parse_reading, parse_readings
+
+DEFAULT_TIMEOUT: Final = 20.0
+MAX_CONCURRENT_REQUESTS: Final = 4
+# Errors come as text/plain; without it in Accept the API answers 406.
+_ACCEPT: Final = "application/json, text/plain;q=0.9"
+
+type Resolution = Literal[
+    "raw",
+    "three_minutes",
+    "fifteen_minutes",
+    "one_hour",
+    "one_day",
+    "one_week",
+    "one_month",
+    "one_year",
+]
+
+
+class InexogyClient:
+    """Talks to the inexogy API over an injected aiohttp session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        credentials: InexogyCredentials | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Use `credentials` from an earlier authorization, or call `authorize`."""
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.credentials = credentials
+        # Known from meters(): a heat meter's energy is heat, not import.
+        self._media: dict[str, Medium] = {}
+        self._data_signer: DataSigner | None = None
+
+    async def authorize(self, email: str, password: str) -> InexogyCredentials:
+        """Run the OAuth 1.0a dance with e-mail and password; keep the tokens."""
+        self.credentials = await obtain_credentials(self._request, email, password)
+        return self.credentials
+
+    async def meters(self) -> list[Meter]:
+        """Return every meter of the account that we know how to show."""
+        records = await self._json("GET", "/meters", signer=self._signer())
+        meters = parse_meters(records)
+        self._media = {meter.id: meter.medium for meter in meters}
+        return meters
+
+    async def last_reading(self, meter_id: str) -> Reading:
+        """Return the meter's latest reading."""
+        data = await self._json(
+            "GET", "/last_reading", params={"meterId": meter_id}, signer=self._signer()
+        )
+        return parse_reading(data, self._media.get(meter_id))
+
+    async def latest_readings(
+        self, meter_ids: Sequence[str]
+    ) -> dict[str, Reading | SmartMeterCloudError]:
+        """Return each meter's latest reading, a few requests at a time.
+
+        A meter's own failure is its result; a rejected token or throttling
+        concerns the whole account and stops the round.
+        """
+        results: dict[str, Reading | SmartMeterCloudError] = {}
+        queue = iter(meter_ids)
+
+        async def worker() -> None:
+            for meter_id in queue:
+                try:
+                    results[meter_id] = await self.last_reading(meter_id)
+                except AuthError, RateLimitedError:
+                    raise
+                except SmartMeterCloudError as err:
+                    results[meter_id] = err
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(MAX_CONCURRENT_REQUESTS, len(meter_ids))):
+                    group.create_task(worker())
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        return results
+
+    async def readings(
+        self,
+        meter_id: str,
+        start: datetime,
+        end: datetime,
+        resolution: Resolution = "one_hour",
+    ) -> list[Reading]:
+        """Return the meter's readings between two moments at a resolution."""
+        data = await self._json(
+            "GET",
+            "/readings",
+            params={
+                "meterId": meter_id,
+                "from": str(int(start.timestamp() * 1000)),
+                "to": str(int(end.timestamp() * 1000)),
+                "resolution": resolution,
+            },
+            signer=self._signer(),
+        )
+        return parse_readings(data, self._media.get(meter_id))
+
+    async def history(
+        self, meter_id: str, start: datetime, end: datetime
+    ) -> list[Reading]:
+        """Return the meter's readings at each whole hour from start to end."""
+        return await self.readings(meter_id, start, end, "one_hour")
+
+    def _signer(self) -> DataSigner:
+        if self.credentials is None:
+            raise AuthError("not authorized")
+        signer = self._data_signer
+        if signer is None or signer.credentials is not self.credentials:
+            signer = self._data_signer = DataSigner(self.credentials)
+        return signer
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        signer: Signer | None = None,
+    ) -> Any:
+        text = await self._request(method, path, params, None, signer)
+        return load_json(text, path)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: str | None,
+        signer: Signer | None,
+    ) -> str:
+        headers = {"Accept": _ACCEPT}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        url, headers, body = signed(
+            signer, method, self._base_url + path, params, body, headers
+        )
+        reply = await send(
+            self._session,
+            method,
+            url,
+            where=path,
+            data=body,
+            headers=headers,
+            timeout=self._timeout,
+        )
+        return answer(
+            reply, path, content_type=reply.media_type, quote=plain, numbered=False
+        )
