@@ -25,7 +25,12 @@ from custom_components.smart_meter_cloud.api.inexogy import (
     parse_meter,
     parse_reading,
 )
-from custom_components.smart_meter_cloud.api.models import Medium, Quantity, Reading
+from custom_components.smart_meter_cloud.api.models import (
+    Medium,
+    Meter,
+    Quantity,
+    Reading,
+)
 from custom_components.smart_meter_cloud.coordinator import keep_totals_monotonic
 from tests.simulator.inexogy import (
     ALIAS_METER_ID,
@@ -40,6 +45,15 @@ from tests.simulator.inexogy import (
 from .conftest import Inexogy
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+def _meters(*meter_ids: str) -> list[Meter]:
+    """Meters of the demo account, as its list names them."""
+    media = {ELECTRICITY_METER_ID: Medium.ELECTRICITY, GAS_METER_ID: Medium.GAS}
+    return [
+        Meter(meter_id, media[meter_id], "", None, "", active=True)
+        for meter_id in meter_ids
+    ]
 
 
 @pytest.fixture
@@ -94,7 +108,7 @@ async def test_a_serial_the_cloud_quotes_is_not_repeated(
 ) -> None:
     """The error's text reaches Home Assistant's log, and issue reports."""
     inexogy.sim.meter_faults[GAS_METER_ID] = Fault.REFUSED
-    latest = await client.latest_readings([GAS_METER_ID])
+    latest = await client.latest_readings(_meters(GAS_METER_ID))
     refused = latest[GAS_METER_ID]
     assert isinstance(refused, BadRequestError)
     serial = inexogy.sim.meter(GAS_METER_ID).data["fullSerialNumber"]
@@ -154,7 +168,7 @@ async def test_data_answered_by_something_else_cannot_connect(
     client: InexogyClient, inexogy: Inexogy, fault: Fault
 ) -> None:
     inexogy.sim.meter_faults[GAS_METER_ID] = fault
-    latest = await client.latest_readings([ELECTRICITY_METER_ID, GAS_METER_ID])
+    latest = await client.latest_readings(_meters(ELECTRICITY_METER_ID, GAS_METER_ID))
     assert isinstance(latest[GAS_METER_ID], CannotConnectError)
     assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
     inexogy.sim.fault = fault
@@ -251,7 +265,7 @@ async def test_numbers_json_has_not_make_the_answer_invalid(
     """As Home Assistant's own JSON parser: only the meter concerned fails."""
     inexogy.sim.non_finite = number
     inexogy.sim.meter_faults[GAS_METER_ID] = Fault.NON_FINITE
-    latest = await client.latest_readings([ELECTRICITY_METER_ID, GAS_METER_ID])
+    latest = await client.latest_readings(_meters(ELECTRICITY_METER_ID, GAS_METER_ID))
     assert isinstance(latest[GAS_METER_ID], InvalidResponseError)
     assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
     with pytest.raises(InvalidResponseError):
@@ -279,7 +293,7 @@ async def test_a_reading_of_the_wrong_shape_fails_only_its_meter(
 ) -> None:
     inexogy.sim.wrong_shape = shape
     inexogy.sim.meter_faults[GAS_METER_ID] = Fault.WRONG_SHAPE
-    latest = await client.latest_readings([ELECTRICITY_METER_ID, GAS_METER_ID])
+    latest = await client.latest_readings(_meters(ELECTRICITY_METER_ID, GAS_METER_ID))
     assert isinstance(latest[GAS_METER_ID], InvalidResponseError)
     assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
 

@@ -33,7 +33,7 @@ import custom_components.smart_meter_cloud as integration
 from custom_components.smart_meter_cloud import (
     binary_sensor,
     config_flow,
-    coordinator,
+    errors,
     sensor,
 )
 from custom_components.smart_meter_cloud.api.models import Medium
@@ -394,7 +394,7 @@ def _error_keys() -> set[str]:
     """What `error_key` can answer: the constants it returns."""
     function = next(
         node
-        for node in _tree(coordinator).body
+        for node in _tree(errors).body
         if isinstance(node, ast.FunctionDef) and node.name == "error_key"
     )
     return {

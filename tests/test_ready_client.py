@@ -17,6 +17,7 @@ from custom_components.smart_meter_cloud.api.errors import (
 from custom_components.smart_meter_cloud.api.models import (
     Alarm,
     Medium,
+    Meter,
     Quantity,
     Reading,
 )
@@ -103,10 +104,11 @@ def test_only_a_non_negative_integer_is_an_info_code(code: object) -> None:
 async def test_an_info_code_of_true_or_minus_one_raises_no_alarm(ready: Ready) -> None:
     async with aiohttp.ClientSession() as session:
         client = _client(session, ready)
-        media = {meter.id: meter.medium for meter in await client.meters()}
+        meters = {meter.id: meter for meter in await client.meters()}
+        media = {meter.id: meter.medium for meter in meters.values()}
         for code in (True, -1):
             ready.sim.set_info_code(sim.WATER_METER_ID, code)
-            latest = await client.latest_readings([sim.WATER_METER_ID])
+            latest = await client.latest_readings([meters[sim.WATER_METER_ID]])
             reading = latest[sim.WATER_METER_ID]
             assert isinstance(reading, Reading)
             assert reading.alarms is None
@@ -202,15 +204,17 @@ async def test_numbers_json_has_not_make_the_answer_invalid(
     """As Home Assistant's own JSON parser: the answer is refused whole."""
     async with aiohttp.ClientSession() as session:
         client = _client(session, ready)
-        meters = [meter.id for meter in await client.meters()]
+        meters = {meter.id: meter for meter in await client.meters()}
         ready.sim.non_finite = number
         ready.sim.fault = sim.Fault.NON_FINITE
-        latest = await client.latest_readings(meters)
+        latest = await client.latest_readings(list(meters.values()))
         assert len(latest) == len(meters)
         assert all(isinstance(r, InvalidResponseError) for r in latest.values())
         end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
         with pytest.raises(InvalidResponseError):
-            await client.history(sim.WATER_METER_ID, end - timedelta(hours=3), end)
+            await client.history(
+                meters[sim.WATER_METER_ID], end - timedelta(hours=3), end
+            )
 
 
 @pytest.mark.parametrize(
@@ -232,15 +236,16 @@ async def test_a_malformed_reading_fails_only_its_meter(
     ready.sim.wrong_shapes[sim.HEAT_METER_ID] = shape
     async with aiohttp.ClientSession() as session:
         client = _client(session, ready)
-        meters = [meter.id for meter in await client.meters()]
-        latest = await client.latest_readings(meters)
+        meters = {meter.id: meter for meter in await client.meters()}
+        latest = await client.latest_readings(list(meters.values()))
         assert isinstance(latest.pop(sim.HEAT_METER_ID), InvalidResponseError)
         assert all(isinstance(r, Reading) for r in latest.values())
         assert len(latest) == len(meters) - 1
         end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
         start = end - timedelta(hours=3)
-        assert await client.history(sim.HEAT_METER_ID, start, end) == []
-        assert len(await client.history(sim.WATER_METER_ID, start, end)) == 4
+        assert await client.history(meters[sim.HEAT_METER_ID], start, end) == []
+        water = meters[sim.WATER_METER_ID]
+        assert len(await client.history(water, start, end)) == 4
 
 
 async def test_a_malformed_register_is_dropped_the_others_kept(ready: Ready) -> None:
@@ -256,8 +261,8 @@ async def test_a_malformed_register_is_dropped_the_others_kept(ready: Ready) -> 
     ]
     async with aiohttp.ClientSession() as session:
         client = _client(session, ready)
-        await client.meters()
-        latest = await client.latest_readings([sim.WATER_METER_ID])
+        meters = {meter.id: meter for meter in await client.meters()}
+        latest = await client.latest_readings([meters[sim.WATER_METER_ID]])
     reading = latest[sim.WATER_METER_ID]
     assert isinstance(reading, Reading)
     at = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
@@ -293,7 +298,7 @@ async def test_client_errors_and_token_renewal(ready: Ready) -> None:
 
         with pytest.raises(BadRequestError) as missing:
             await client.history(
-                "no-such-meter",
+                Meter("no-such-meter", Medium.WATER, "", None, "", active=True),
                 datetime(2026, 11, 23, tzinfo=UTC),
                 datetime(2026, 11, 24, tzinfo=UTC),
             )
@@ -336,11 +341,11 @@ async def test_answered_by_something_else_cannot_connect(
         with pytest.raises(CannotConnectError, match="token"):
             await client.first_meters()
         ready.sim.token_fault = sim.Fault.NONE
-        meters = [meter.id for meter in await client.meters()]
+        meters = {meter.id: meter for meter in await client.meters()}
         ready.sim.fault = fault
         with pytest.raises(CannotConnectError):
             await client.meters()
-        latest = await client.latest_readings(meters)
+        latest = await client.latest_readings(list(meters.values()))
         assert all(isinstance(r, CannotConnectError) for r in latest.values())
 
 
@@ -348,12 +353,14 @@ async def test_a_serial_the_cloud_quotes_is_not_repeated(ready: Ready) -> None:
     """The error's text reaches Home Assistant's log, and issue reports."""
     async with aiohttp.ClientSession() as session:
         client = _client(session, ready)
-        meters = [meter.id for meter in await client.meters()]
+        meters = {meter.id: meter for meter in await client.meters()}
         ready.sim.fault = sim.Fault.REFUSED
-        latest = await client.latest_readings(meters)
+        latest = await client.latest_readings(list(meters.values()))
         end = datetime.fromtimestamp(ready.sim.last_hour(), UTC)
         with pytest.raises(BadRequestError) as history:
-            await client.history(sim.WATER_METER_ID, end - timedelta(hours=1), end)
+            await client.history(
+                meters[sim.WATER_METER_ID], end - timedelta(hours=1), end
+            )
     assert str(history.value) == (
         "HTTP 400: Bad Request The meters *** cannot be read now."
     )
@@ -416,14 +423,13 @@ async def test_paging_batches_and_history(ready: Ready) -> None:
         meters = await client.meters()
         assert len(meters) == 250
         assert ready.sim.request_count("/api/v1/meters") == 3
-        latest = await client.latest_readings([m.id for m in meters])
+        latest = await client.latest_readings(meters)
         assert len(latest) == 250
         assert ready.sim.request_count("/api/v1/readings/latest") == 3
 
         end = datetime.fromtimestamp(ready.sim.clock() // 3600 * 3600, UTC)
-        history = await client.history(
-            sim.WATER_METER_ID, end - timedelta(hours=3), end
-        )
+        water = next(m for m in meters if m.id == sim.WATER_METER_ID)
+        history = await client.history(water, end - timedelta(hours=3), end)
         assert [r.time for r in history] == [
             end - timedelta(hours=h) for h in (3, 2, 1, 0)
         ]
@@ -431,7 +437,7 @@ async def test_paging_batches_and_history(ready: Ready) -> None:
         assert volumes == sorted(volumes)
 
         ready.sim.fault = sim.Fault.SERVER_ERROR
-        failed = await client.latest_readings([sim.WATER_METER_ID])
+        failed = await client.latest_readings([water])
         assert isinstance(failed[sim.WATER_METER_ID], CannotConnectError)
 
 

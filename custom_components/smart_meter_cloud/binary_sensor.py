@@ -1,5 +1,6 @@
 """Meter alarms as binary sensors, from one table keyed by alarm."""
 
+from collections.abc import Callable
 from typing import override
 
 from homeassistant.components.binary_sensor import (
@@ -8,13 +9,10 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api.models import Alarm
 from .coordinator import SmartMeterCoordinator
-from .entity import MeterEntity
-from .runtime import SmartMeterConfigEntry
+from .entity import MeterEntity, meter_platform
 
 PARALLEL_UPDATES = 0
 
@@ -40,29 +38,26 @@ ALARMS: dict[Alarm, BinarySensorEntityDescription] = {
 }
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: SmartMeterConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a binary sensor for every alarm a meter can raise, new meters too."""
-    coordinator = entry.runtime_data.coordinator
+def _new_alarm_sensors(
+    coordinator: SmartMeterCoordinator,
+) -> Callable[[], list[AlarmSensor]]:
+    """A binary sensor for every alarm a meter can raise, new meters too."""
     known: set[str] = set()
 
-    @callback
-    def add_new_meters() -> None:
+    def new_alarm_sensors() -> list[AlarmSensor]:
         known.intersection_update(coordinator.meters)
         new = [meter for meter in coordinator.meters.values() if meter.id not in known]
         known.update(meter.id for meter in new)
-        if new:
-            async_add_entities(
-                AlarmSensor(coordinator, meter.id, ALARMS[alarm])
-                for meter in new
-                for alarm in sorted(meter.alarms)
-            )
+        return [
+            AlarmSensor(coordinator, meter.id, ALARMS[alarm])
+            for meter in new
+            for alarm in sorted(meter.alarms)
+        ]
 
-    add_new_meters()
-    entry.async_on_unload(coordinator.async_add_listener(add_new_meters))
+    return new_alarm_sensors
+
+
+async_setup_entry = meter_platform(_new_alarm_sensors)
 
 
 class AlarmSensor(MeterEntity, BinarySensorEntity):

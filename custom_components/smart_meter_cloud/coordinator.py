@@ -9,21 +9,14 @@ from typing import Final, override
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .api.errors import (
-    AuthError,
-    BadRequestError,
-    CannotConnectError,
-    InvalidResponseError,
-    RateLimitedError,
-    SmartMeterCloudError,
-)
+from .api.errors import InvalidResponseError, SmartMeterCloudError
 from .api.models import Alarm, Meter, MeterClient, Reading
 from .const import CONF_METERS, DOMAIN
+from .errors import error_key, translated
 from .ids import meter_of_device
 from .quantities import TOTAL_QUANTITIES, most_per_hour
 
@@ -56,17 +49,6 @@ class MeterData:
 
     readings: Mapping[str, Reading] = field(default_factory=dict)
     failures: Mapping[str, str] = field(default_factory=dict)
-
-
-def error_key(err: SmartMeterCloudError) -> str:
-    """Name the translation that tells a user what went wrong."""
-    if isinstance(err, CannotConnectError):
-        return "cannot_connect"
-    if isinstance(err, RateLimitedError):
-        return "rate_limited"
-    if isinstance(err, BadRequestError):
-        return "bad_request"
-    return "invalid_response"
 
 
 def keep_totals_monotonic(previous: Reading | None, new: Reading) -> Reading:
@@ -169,7 +151,7 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         try:
             await self._async_list_meters()
         except SmartMeterCloudError as err:
-            raise _translated(err) from err
+            raise translated(err) from err
 
     async def _async_list_meters(self) -> None:
         """Poll the active meters chosen in the options; all when none were.
@@ -248,21 +230,23 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
     async def _async_update_data(self) -> MeterData:
         previous = self.data or MeterData()
         try:
-            results = await self.client.latest_readings(list(self.meters))
+            results = await self.client.latest_readings(list(self.meters.values()))
         except SmartMeterCloudError as err:
-            raise _translated(err) from err
+            raise translated(err) from err
         errors = {k: v for k, v in results.items() if not isinstance(v, Reading)}
         if errors and len(errors) == len(results):
             # Nothing came through: the coordinator marks everything
             # unavailable and logs it once.
-            raise _translated(next(iter(errors.values())))
+            raise translated(next(iter(errors.values())))
         # Only once the readings came through: a cloud that fails, throttles
         # or hangs is not asked a second time in the same update.
         if dt_util.utcnow() - self._meters_listed >= METER_LIST_INTERVAL and (
             joined := await self._async_list_meters_again()
         ):
             try:
-                results |= await self.client.latest_readings(joined)
+                results |= await self.client.latest_readings(
+                    [self.meters[meter_id] for meter_id in joined]
+                )
             except SmartMeterCloudError as err:
                 _LOGGER.debug("Cannot read the joined meters now: %s", err)
         # Readings of meters no longer polled go with them.
@@ -373,17 +357,3 @@ def _from_the_future(meter_id: str, moment: datetime) -> bool:
         return False
     _LOGGER.debug("Ignoring a push for meter %s stamped %s, ahead", meter_id, moment)
     return True
-
-
-def _translated(err: SmartMeterCloudError) -> Exception:
-    """Turn a client error into what Home Assistant acts on."""
-    if isinstance(err, AuthError):
-        return ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="invalid_auth"
-        )
-    return UpdateFailed(
-        translation_domain=DOMAIN,
-        translation_key=error_key(err),
-        translation_placeholders={"error": str(err)},
-        retry_after=err.retry_after if isinstance(err, RateLimitedError) else None,
-    )

@@ -15,6 +15,11 @@ _PERSONAL_KEYS = frozenset(
     {
         "serial",
         "serial_number",
+        "full_serial_number",
+        "printed_full_serial_number",
+        "administration_number",
+        "customer_number",
+        "metering_location_number",
         "location",
         "address",
         "street",

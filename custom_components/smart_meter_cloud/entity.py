@@ -1,7 +1,7 @@
 """What every meter entity shares: its device, availability and enabling."""
 
-from collections.abc import Iterable
-from typing import Final, override
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any, Final, override
 
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
@@ -12,7 +12,8 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
@@ -106,6 +107,40 @@ async def async_device_names(
         template = translations.get(f"component.{DOMAIN}.device.{key}.name", key)
         names[meter.id] = template.format(**placeholders)
     return names
+
+
+type PlatformSetup = Callable[
+    [HomeAssistant, SmartMeterConfigEntry, AddConfigEntryEntitiesCallback],
+    Coroutine[Any, Any, None],
+]
+
+
+def meter_platform(
+    finder: Callable[[SmartMeterCoordinator], Callable[[], Sequence[Entity]]],
+) -> PlatformSetup:
+    """A platform's setup: its entities now, and whenever the data shows new ones.
+
+    `finder` makes, for an entry's coordinator, the function that answers
+    the entities not added yet.
+    """
+
+    async def async_setup_entry(
+        hass: HomeAssistant,
+        entry: SmartMeterConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        coordinator = entry.runtime_data.coordinator
+        new_entities = finder(coordinator)
+
+        @callback
+        def add_new() -> None:
+            if new := new_entities():
+                async_add_entities(new)
+
+        add_new()
+        entry.async_on_unload(coordinator.async_add_listener(add_new))
+
+    return async_setup_entry
 
 
 class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):

@@ -13,14 +13,11 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api.models import Medium, Quantity, Reading
 from .coordinator import SmartMeterCoordinator
-from .entity import MeterEntity
+from .entity import MeterEntity, meter_platform
 from .quantities import QUANTITIES
-from .runtime import SmartMeterConfigEntry
 
 # Coordinator-driven: no per-entity polling to serialise.
 PARALLEL_UPDATES = 0
@@ -88,19 +85,13 @@ def meter_sensors(medium: Medium, reading: Reading) -> list[MeterSensorDescripti
     ]
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: SmartMeterConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a sensor for every value a meter reports, now and when it first shows."""
-    coordinator = entry.runtime_data.coordinator
+def _new_sensors(coordinator: SmartMeterCoordinator) -> Callable[[], list[MeterSensor]]:
+    """A sensor for every value a meter reports, once it first shows."""
     # Each meter's sensors so far, and the reading they were last looked for in.
     known: dict[str, set[str]] = {}
     looked: dict[str, Reading] = {}
 
-    @callback
-    def add_new_sensors() -> None:
+    def new_sensors() -> list[MeterSensor]:
         # A meter that left took its entities along; should it come back,
         # they are added again.
         for meter_id in known.keys() - coordinator.meters.keys():
@@ -118,11 +109,12 @@ async def async_setup_entry(
                 if description.key not in keys:
                     keys.add(description.key)
                     new.append(MeterSensor(coordinator, meter_id, description))
-        if new:
-            async_add_entities(new)
+        return new
 
-    add_new_sensors()
-    entry.async_on_unload(coordinator.async_add_listener(add_new_sensors))
+    return new_sensors
+
+
+async_setup_entry = meter_platform(_new_sensors)
 
 
 class MeterSensor(MeterEntity, SensorEntity):

@@ -11,7 +11,7 @@ import probatio as vol
 
 from .api.errors import AuthError, SmartMeterCloudError
 from .const import DOMAIN, MAX_HISTORY_DAYS
-from .coordinator import error_key
+from .errors import error_key
 from .runtime import SmartMeterConfigEntry
 from .statistics.rows import floor_hour
 

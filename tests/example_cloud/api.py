@@ -49,18 +49,18 @@ class ExampleClient:
         return [METER]
 
     async def latest_readings(
-        self, meter_ids: Sequence[str]
+        self, meters: Sequence[Meter]
     ) -> dict[str, Reading | SmartMeterCloudError]:
         """The total now."""
         self._check()
         now = datetime.now(UTC)
         return {
-            meter_id: Reading(now, {Quantity.ENERGY_IMPORT: total_at(now)})
-            for meter_id in meter_ids
+            meter.id: Reading(now, {Quantity.ENERGY_IMPORT: total_at(now)})
+            for meter in meters
         }
 
     async def history(
-        self, meter_id: str, start: datetime, end: datetime
+        self, meter: Meter, start: datetime, end: datetime
     ) -> list[Reading]:
         """The total at each whole hour from start to end."""
         self._check()

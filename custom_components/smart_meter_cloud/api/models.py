@@ -122,14 +122,14 @@ class MeterClient(Protocol):
         """Return the account's meters."""
 
     async def latest_readings(
-        self, meter_ids: Sequence[str]
+        self, meters: Sequence[Meter]
     ) -> dict[str, Reading | SmartMeterCloudError]:
-        """Return each meter's latest reading, or why it has none.
+        """Return each meter's latest reading by its id, or why it has none.
 
         Raises AuthError and RateLimitedError for the whole account.
         """
 
     async def history(
-        self, meter_id: str, start: datetime, end: datetime
+        self, meter: Meter, start: datetime, end: datetime
     ) -> list[Reading]:
         """Return the meter's readings at each whole hour from start to end."""

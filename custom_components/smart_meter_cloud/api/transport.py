@@ -26,6 +26,20 @@ from .parsing import not_the_api, quote_cloud_text
 
 
 @dataclass(frozen=True, slots=True)
+class Api:
+    """Where a cloud's API answers, through which session, within how long."""
+
+    session: aiohttp.ClientSession
+    base_url: str
+    timeout: aiohttp.ClientTimeout
+
+    @classmethod
+    def at(cls, session: aiohttp.ClientSession, base_url: str, timeout: float) -> Api:
+        """The API at an address (a trailing slash is dropped), seconds to answer."""
+        return cls(session, base_url.rstrip("/"), aiohttp.ClientTimeout(total=timeout))
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A cloud's answer, read whole."""
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from homeassistant.const import CONF_ACCESS_TOKEN, CONF_EMAIL, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
@@ -10,6 +10,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
 
 from ..api.endpoints import DEFAULT_BASE_URL
+from ..api.models import MeterClient
 from ..const import CONF_BASE_URL, CONF_PROVIDER
 from .base import (
     EMAIL,
@@ -22,13 +23,8 @@ from .base import (
     no_push_receiver,
 )
 
-if TYPE_CHECKING:
-    from ..api.models import MeterClient
-
 ID: Final = "inexogy"
 DEFAULT_INTERVAL: Final = timedelta(seconds=30)
-INVALID_AUTH: Final = "invalid_auth"
-HEALTH_KEY: Final = "inexogy_reachable"
 
 CONF_CONSUMER_KEY: Final = "consumer_key"
 CONF_CONSUMER_SECRET: Final = "consumer_secret"
@@ -42,6 +38,8 @@ SCHEMA: Final = vol.Schema(
     }
 )
 REAUTH_SCHEMA: Final = vol.Schema({vol.Required(CONF_PASSWORD): PASSWORD})
+INVALID_AUTH: Final = "invalid_auth"
+HEALTH_KEY: Final = "inexogy_reachable"
 SECRETS: Final = frozenset({CONF_PASSWORD})
 ADVANCED_FIELDS: Final = (CONF_BASE_URL,)
 KEPT: Final[tuple[str, ...]] = ()
@@ -53,11 +51,6 @@ REDACT: Final = frozenset(
         CONF_ACCESS_TOKEN_SECRET,
         CONF_CONSUMER_KEY,
         CONF_CONSUMER_SECRET,
-        # In its meter records
-        "full_serial_number",
-        "printed_full_serial_number",
-        "administration_number",
-        "location",
     }
 )
 

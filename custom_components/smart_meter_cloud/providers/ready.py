@@ -91,13 +91,11 @@ REDACT: Final = frozenset(
         CONF_WEBHOOK_ID,
         CONF_STATUS_WEBHOOK_ID,
         CONF_CLOUDHOOK_URLS,
-        # In its records and pushes
+        # Of its subscriptions and pushes
         "subscription_id",
         "webhook_uri",
         "status_uri",
         "verification_token",
-        "customer_number",
-        "metering_location_number",
     }
 )
 

@@ -25,6 +25,7 @@ from ..api.ready import (
     ACTIVE,
     SIGNATURE_HEADER,
     AlarmsPush,
+    DataPush,
     ReadingsPush,
     ReadyClient,
     Verification,
@@ -288,17 +289,12 @@ class ReadyPushes:
     async def _handle_data(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response:
-        checked = await self._checked(request, signature_required=False)
+        checked = await self._checked(
+            request, self._parse_data, signature_required=False
+        )
         if isinstance(checked, web.Response):
             return checked
-        data, signed = checked
-        # Readings and alarms are read by their meter's kind: that of every
-        # meter listed, and of those kept while missing from the list.
-        known = self.coordinator.available_meters | self.coordinator.meters
-        try:
-            push = parse_data_push(data, {i: m.medium for i, m in known.items()})
-        except InvalidResponseError as err:
-            return _refuse(400, str(err))
+        push, data, signed = checked
         if isinstance(push, Verification):
             return await self._answer_verification(push)
         # Data must be signed; only the challenge may come without.
@@ -317,6 +313,15 @@ class ReadyPushes:
             return web.json_response({"status": "queued"})
         self._apply(push)
         return web.json_response({"status": "ok"})
+
+    def _parse_data(self, data: dict[str, Any]) -> DataPush:
+        """Read readings and alarms by their meter's kind.
+
+        That of every meter listed, and of those kept while missing from the
+        list.
+        """
+        known = self.coordinator.available_meters | self.coordinator.meters
+        return parse_data_push(data, {i: m.medium for i, m in known.items()})
 
     def _apply(self, push: ReadingsPush | AlarmsPush) -> None:
         if isinstance(push, ReadingsPush):
@@ -349,26 +354,29 @@ class ReadyPushes:
     async def _handle_status(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response:
-        checked = await self._checked(request, signature_required=True)
+        checked = await self._checked(
+            request, parse_status_push, signature_required=True
+        )
         if isinstance(checked, web.Response):
             return checked
-        data, _ = checked
-        try:
-            status = parse_status_push(data)
-        except InvalidResponseError as err:
-            return _refuse(400, str(err))
+        status, data, _ = checked
         self.last_payloads["StatusPush"] = _shape(data)
         if self.subscription_id not in (None, status.subscription_id):
             return web.json_response({"status": "not ours"})
         self._set_status(status.status, status.reason)
         return web.json_response({"status": "ok"})
 
-    async def _checked(
-        self, request: web.Request, *, signature_required: bool
-    ) -> tuple[dict[str, Any], bool] | web.Response:
+    async def _checked[T](
+        self,
+        request: web.Request,
+        parse: Callable[[dict[str, Any]], T],
+        *,
+        signature_required: bool,
+    ) -> tuple[T, dict[str, Any], bool] | web.Response:
         """Read, check the signature of and parse a body; or say why not.
 
-        Returns the JSON object and whether it was signed.
+        Returns what `parse` made of it, the JSON object and whether it was
+        signed.
         """
         body = await _read(request)
         if isinstance(body, web.Response):
@@ -384,7 +392,11 @@ class ReadyPushes:
         data = _json(body)
         if isinstance(data, web.Response):
             return data
-        return data, signature is not None
+        try:
+            parsed = parse(data)
+        except InvalidResponseError as err:
+            return _refuse(400, str(err))
+        return parsed, data, signature is not None
 
     def _remember(self, delivery_id: str) -> None:
         """Remember a delivery, saved soon: a restart must not apply it again."""

@@ -398,9 +398,7 @@ class MeterStatistics:
             chunk_end = min(chunk_start + CHUNK, end)
             if end - chunk_end < HOUR:
                 chunk_end = end  # no request for a part of an hour
-            yield await self.coordinator.client.history(
-                meter.id, chunk_start, chunk_end
-            )
+            yield await self.coordinator.client.history(meter, chunk_start, chunk_end)
             if end - start > CHUNK:
                 _LOGGER.info(
                     "Imported history of meter %s up to %s", meter.id, chunk_end

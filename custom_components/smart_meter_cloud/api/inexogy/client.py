@@ -11,7 +11,7 @@ from ..endpoints import DEFAULT_BASE_URL
 from ..errors import AuthError, RateLimitedError, SmartMeterCloudError
 from ..models import Medium, Meter, Reading
 from ..parsing import load_json
-from ..transport import answer, plain, send
+from ..transport import Api, answer, plain, send
 from .oauth import (
     DataSigner,
     InexogyCredentials,
@@ -50,12 +50,8 @@ class InexogyClient:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         """Use `credentials` from an earlier authorization, or call `authorize`."""
-        self._session = session
-        self._base_url = base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._api_at = Api.at(session, base_url, timeout)
         self.credentials = credentials
-        # Known from meters(): a heat meter's energy is heat, not import.
-        self._media: dict[str, Medium] = {}
         self._data_signer: DataSigner | None = None
 
     async def authorize(self, email: str, password: str) -> InexogyCredentials:
@@ -66,19 +62,23 @@ class InexogyClient:
     async def meters(self) -> list[Meter]:
         """Return every meter of the account that we know how to show."""
         records = await self._json("GET", "/meters", signer=self._signer())
-        meters = parse_meters(records)
-        self._media = {meter.id: meter.medium for meter in meters}
-        return meters
+        return parse_meters(records)
 
-    async def last_reading(self, meter_id: str) -> Reading:
-        """Return the meter's latest reading."""
+    async def last_reading(
+        self, meter_id: str, medium: Medium | None = None
+    ) -> Reading:
+        """Return the meter's latest reading, read as a meter of its medium.
+
+        The medium tells a heat meter's energy (heat) from an electricity
+        meter's (import).
+        """
         data = await self._json(
             "GET", "/last_reading", params={"meterId": meter_id}, signer=self._signer()
         )
-        return parse_reading(data, self._media.get(meter_id))
+        return parse_reading(data, medium)
 
     async def latest_readings(
-        self, meter_ids: Sequence[str]
+        self, meters: Sequence[Meter]
     ) -> dict[str, Reading | SmartMeterCloudError]:
         """Return each meter's latest reading, a few requests at a time.
 
@@ -86,20 +86,20 @@ class InexogyClient:
         concerns the whole account and stops the round.
         """
         results: dict[str, Reading | SmartMeterCloudError] = {}
-        queue = iter(meter_ids)
+        queue = iter(meters)
 
         async def worker() -> None:
-            for meter_id in queue:
+            for meter in queue:
                 try:
-                    results[meter_id] = await self.last_reading(meter_id)
+                    results[meter.id] = await self.last_reading(meter.id, meter.medium)
                 except AuthError, RateLimitedError:
                     raise
                 except SmartMeterCloudError as err:
-                    results[meter_id] = err
+                    results[meter.id] = err
 
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(min(MAX_CONCURRENT_REQUESTS, len(meter_ids))):
+                for _ in range(min(MAX_CONCURRENT_REQUESTS, len(meters))):
                     group.create_task(worker())
         except ExceptionGroup as errors:
             raise errors.exceptions[0] from None
@@ -111,6 +111,7 @@ class InexogyClient:
         start: datetime,
         end: datetime,
         resolution: Resolution = "one_hour",
+        medium: Medium | None = None,
     ) -> list[Reading]:
         """Return the meter's readings between two moments at a resolution."""
         data = await self._json(
@@ -124,13 +125,13 @@ class InexogyClient:
             },
             signer=self._signer(),
         )
-        return parse_readings(data, self._media.get(meter_id))
+        return parse_readings(data, medium)
 
     async def history(
-        self, meter_id: str, start: datetime, end: datetime
+        self, meter: Meter, start: datetime, end: datetime
     ) -> list[Reading]:
         """Return the meter's readings at each whole hour from start to end."""
-        return await self.readings(meter_id, start, end, "one_hour")
+        return await self.readings(meter.id, start, end, "one_hour", meter.medium)
 
     def _signer(self) -> DataSigner:
         if self.credentials is None:
@@ -163,16 +164,16 @@ class InexogyClient:
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         url, headers, body = signed(
-            signer, method, self._base_url + path, params, body, headers
+            signer, method, self._api_at.base_url + path, params, body, headers
         )
         reply = await send(
-            self._session,
+            self._api_at.session,
             method,
             url,
             where=path,
             data=body,
             headers=headers,
-            timeout=self._timeout,
+            timeout=self._api_at.timeout,
         )
         return answer(
             reply, path, content_type=reply.media_type, quote=plain, numbered=False

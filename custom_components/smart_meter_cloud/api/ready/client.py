@@ -13,9 +13,9 @@ from ..errors import (
     RateLimitedError,
     SmartMeterCloudError,
 )
-from ..models import Medium, Meter, Reading
+from ..models import Meter, Reading
 from ..parsing import load_json
-from ..transport import answer, problem, send
+from ..transport import Api, answer, problem, send
 from .oauth import TOKEN_URL, AccessToken
 from .parsing import parse_meters_page, parse_readings, valid_readings
 from .push import Subscription, parse_subscription_id, parse_subscriptions
@@ -41,20 +41,15 @@ class ReadyClient:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         """Configure the client; nothing is requested until it is used."""
-        self._session = session
-        self._base_url = base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._api_at = Api.at(session, base_url, timeout)
         self._token = AccessToken(
             session,
             token_url=token_url or TOKEN_URL.format(tenant_id=tenant_id),
             client_id=client_id,
             client_secret=client_secret,
-            scope=scope or f"{self._base_url}/.default",
-            timeout=self._timeout,
+            scope=scope or f"{self._api_at.base_url}/.default",
+            timeout=self._api_at.timeout,
         )
-        # Known from meters(): a reading is read by its meter's kind, and
-        # readings of meters never listed are left out.
-        self._media: dict[str, Medium] = {}
 
     async def meters(self) -> list[Meter]:
         """Return every meter of the tenant, page by page."""
@@ -76,16 +71,19 @@ class ReadyClient:
         data = await self._api(
             "GET", "/api/v1/meters", {"page": str(page), "pageSize": str(PAGE_SIZE)}
         )
-        meters, listed, total = parse_meters_page(data)
-        self._media.update((meter.id, meter.medium) for meter in meters)
-        return meters, listed, total
+        return parse_meters_page(data)
 
     async def latest_readings(
-        self, meter_ids: Sequence[str]
+        self, meters: Sequence[Meter]
     ) -> dict[str, Reading | SmartMeterCloudError]:
-        """Return each meter's latest reading, asking for 100 meters at a time."""
+        """Return each meter's latest reading, asking for 100 meters at a time.
+
+        A reading is read by its meter's kind; one of a meter not asked for
+        is left out.
+        """
         results: dict[str, Reading | SmartMeterCloudError] = {}
-        for batch in _chunks(meter_ids, BATCH_SIZE):
+        media = {meter.id: meter.medium for meter in meters}
+        for batch in _chunks(list(media), BATCH_SIZE):
             try:
                 data = await self._api(
                     "GET", "/api/v1/readings/latest", {"meterIds": ",".join(batch)}
@@ -96,7 +94,7 @@ class ReadyClient:
                 results.update(dict.fromkeys(batch, err))
                 continue
             wanted = set(batch)
-            for meter_id, reading in parse_readings(data, self._media):
+            for meter_id, reading in parse_readings(data, media):
                 if meter_id not in wanted:
                     continue
                 old = results.get(meter_id)
@@ -108,15 +106,16 @@ class ReadyClient:
         return results
 
     async def history(
-        self, meter_id: str, start: datetime, end: datetime
+        self, meter: Meter, start: datetime, end: datetime
     ) -> list[Reading]:
         """Return the meter's hourly readings between two moments."""
         data = await self._api(
             "GET",
-            f"/api/v1/meters/{meter_id}/readings",
+            f"/api/v1/meters/{meter.id}/readings",
             {"from": _iso(start), "to": _iso(end), "resolution": "Hour"},
         )
-        readings = [r for m, r in valid_readings(data, self._media) if m == meter_id]
+        media = {meter.id: meter.medium}
+        readings = [r for m, r in valid_readings(data, media) if m == meter.id]
         return sorted(readings, key=lambda reading: reading.time)
 
     async def create_subscription(self, webhook_uri: str, status_uri: str) -> str:
@@ -159,11 +158,11 @@ class ReadyClient:
         for attempt in (1, 2):
             token = await self._token.get()
             reply = await send(
-                self._session,
+                self._api_at.session,
                 method,
-                self._base_url + path,
+                self._api_at.base_url + path,
                 closed_is_outage=True,
-                timeout=self._timeout,
+                timeout=self._api_at.timeout,
                 params=params,
                 json=body,
                 headers={
