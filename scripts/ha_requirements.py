@@ -23,7 +23,7 @@ from homeassistant.auth.mfa_modules import totp
 REPO = Path(__file__).resolve().parent.parent
 COMPONENTS = Path(homeassistant.__file__).parent / "components"
 OURS = REPO / "custom_components" / "smart_meter_cloud" / "manifest.json"
-# What scripts/develop's configuration.yaml lists.
+# What scripts/develop's configuration.yaml lists (tests/stack/prepare.py).
 CONFIGURED = {
     "frontend", "config", "diagnostics", "energy", "history", "logbook",
     "recorder", "search", "system_health", "webhook", "automation", "script",
