@@ -2,7 +2,17 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+import time
 from typing import NamedTuple
+
+# Stands for a total in a payload until the text replaces it with a number
+# JSON cannot have.
+NON_FINITE_MARK = "\u0000non-finite"
+
+
+def clock_now() -> float:
+    """Return the time a simulator runs on unless a test gives it a clock."""
+    return time.time()  # looked up per call, so freezegun's patched time is honoured
 
 
 class Answer(NamedTuple):
