@@ -131,7 +131,7 @@ class Server:
         return self._base
 
     async def stop(self) -> None:
-        """Release held and hanging requests, cancel work in flight, shut down."""
+        """Release hanging requests, cancel work in flight, then shut down."""
         self._stopping = True
         self._wake()
         for task in list(self._tasks):
@@ -149,7 +149,10 @@ class Server:
         return task
 
     async def settle(self) -> None:
-        """Wait for all work in the background (READY: deliveries in flight)."""
+        """Wait for all work in flight.
+
+        For READY: every delivery in flight (verifications, status posts, pushes).
+        """
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 

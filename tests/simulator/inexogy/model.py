@@ -12,7 +12,7 @@ import math
 import secrets
 from typing import Any
 
-from tests.simulator import NON_FINITE_MARK, HistoryWindow, clock_now
+from tests.simulator import NON_FINITE_MARK, HistoryWindow, Switch, clock_now
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
@@ -258,6 +258,8 @@ class InexogyCloud:
     InexogySimulator serves it; tests mutate it through the simulator.
     """
 
+    fault = Switch[Fault]("Fault for every data endpoint (not /oauth1/*).", Fault)
+
     def __init__(self, clock: Callable[[], float] = clock_now) -> None:
         self.clock = clock
         self.meters: list[SimMeter] = demo_meters()
@@ -293,16 +295,6 @@ class InexogyCloud:
 
     def _wake(self) -> None:
         """A switch changed; the server lets the requests it holds look again."""
-
-    @property
-    def fault(self) -> Fault:
-        """Fault for every data endpoint (not /oauth1/*)."""
-        return self._fault
-
-    @fault.setter
-    def fault(self, value: Fault) -> None:
-        self._fault = Fault(value)
-        self._wake()
 
     @property
     def meter_faults(self) -> dict[str, Fault]:
