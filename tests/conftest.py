@@ -52,6 +52,7 @@ from syrupy.assertion import SnapshotAssertion
 # Imported before the `hass` fixture so that the test plugin's own
 # `custom_components` package does not shadow ours.
 import custom_components.smart_meter_cloud  # noqa: F401
+from custom_components.smart_meter_cloud import entry as entry_setup
 from custom_components.smart_meter_cloud.const import DOMAIN
 from custom_components.smart_meter_cloud.diagnostics import (
     async_get_config_entry_diagnostics,
@@ -181,6 +182,23 @@ def auto_recorder(recorder_mock: Recorder) -> None:
     """A real (in-memory) recorder: the integration imports statistics into it."""
 
 
+# Days of hourly history an entry imports when first set up, in these tests:
+# a month took seconds to import and to record, in every test. A test that
+# needs more names them with @pytest.mark.history_days(days).
+HISTORY_DAYS = 1
+
+
+@pytest.fixture(autouse=True)
+def history_days(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """The days an entry without the option imports: the marker's, or one."""
+    marker = request.node.get_closest_marker("history_days")
+    days = HISTORY_DAYS if marker is None else int(marker.args[0])
+    monkeypatch.setattr(entry_setup, "DEFAULT_HISTORY_DAYS", days)
+    return days
+
+
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load this repository's integration."""
@@ -266,7 +284,7 @@ def assert_hourly(rows: list[dict[str, float]]) -> None:
     assert sums == sorted(sums)
 
 
-def hours_since_backfill(started: datetime, days: int = 30) -> int:
+def hours_since_backfill(started: datetime, days: int) -> int:
     """Whole hours from the backfill's first to the last one that has ended."""
     hours = dt_util.utcnow().timestamp() // 3600 - started.timestamp() // 3600
     return int(hours) + days * 24
@@ -276,13 +294,15 @@ async def assert_statistics_complete(
     hass: HomeAssistant,
     series: dict[str, Callable[[datetime], float]],
     started: datetime,
+    days: int,
 ) -> int:
     """Every hour since the backfill's first, once, sums matching the totals.
 
-    ``series`` maps each statistic id to the meter total it follows. Returns
-    how many hours each holds.
+    ``series`` maps each statistic id to the meter total it follows; the
+    backfill began ``days`` before ``started``. Returns how many hours each
+    holds.
     """
-    hours = hours_since_backfill(started)
+    hours = hours_since_backfill(started, days)
     for statistic_id, total_at in series.items():
         rows = await statistic_rows(hass, statistic_id)
         assert len(rows) == hours, statistic_id

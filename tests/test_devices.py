@@ -33,7 +33,7 @@ from tests.simulator.inexogy import (
     demo_meters,
 )
 
-from .conftest import Inexogy, Ready, add_ready_entry, settle
+from .conftest import HISTORY_DAYS, Inexogy, Ready, add_ready_entry, settle
 
 NEW_POWER = "sensor.electricity_meter_5678_power"  # the inactive meter's serial
 NEW_IMPORT = "sensor.electricity_meter_5678_energy_import"
@@ -68,7 +68,7 @@ async def choose(hass: HomeAssistant, entry: ConfigEntry, *meters: str) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {"scan_interval": 30, "history_days": 30, "meters": list(meters)},
+        {"scan_interval": 30, "history_days": HISTORY_DAYS, "meters": list(meters)},
     )
     await hass.async_block_till_done(wait_background_tasks=True)
 

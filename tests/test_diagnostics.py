@@ -20,6 +20,7 @@ from .conftest import Inexogy, Ready, add_ready_entry, settle
 
 
 @pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
+@pytest.mark.history_days(30)  # the snapshot's history_start
 async def test_diagnostics_are_redacted(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
@@ -56,6 +57,7 @@ async def test_diagnostics_are_redacted(
 
 
 @pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+@pytest.mark.history_days(30)  # the snapshot's history_start
 async def test_ready_diagnostics_show_payload_shapes(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
