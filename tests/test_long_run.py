@@ -43,6 +43,9 @@ from .conftest import (
     state,
 )
 
+# Each run takes from seconds to minutes: `scripts/test --all` runs them.
+pytestmark = pytest.mark.slow
+
 HOUR = 3600
 
 
