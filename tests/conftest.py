@@ -11,7 +11,7 @@ from collections.abc import (
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 import itertools
 import json
 import logging
@@ -53,7 +53,12 @@ from syrupy.assertion import SnapshotAssertion
 # `custom_components` package does not shadow ours.
 import custom_components.smart_meter_cloud  # noqa: F401
 from custom_components.smart_meter_cloud import entry as entry_setup
-from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.const import (
+    DEFAULT_SCAN_INTERVAL,
+    DOMAIN,
+    PROVIDER_INEXOGY,
+    PROVIDER_READY,
+)
 from custom_components.smart_meter_cloud.diagnostics import (
     async_get_config_entry_diagnostics,
 )
@@ -612,3 +617,45 @@ async def add_ready_entry(hass: HomeAssistant, ready: Ready) -> ConfigEntry:
 async def ready_entry(hass: HomeAssistant, ready: Ready) -> ConfigEntry:
     """The demo READY tenant, set up and subscribed."""
     return await add_ready_entry(hass, ready)
+
+
+@dataclass
+class Cloud:
+    """Either cloud's simulator, for what the integration does alike for both."""
+
+    provider: str  # as in the entry's data and the devices' identifiers
+    sim: InexogySimulator | ready_sim.ReadySimulator
+    add_entry: Callable[[], Awaitable[ConfigEntry]]  # the demo account's
+    # Lets Home Assistant and the simulator finish what they started.
+    settle: Callable[[], Awaitable[None]]
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds from one poll to the next, unless the options say otherwise."""
+        return DEFAULT_SCAN_INTERVAL[self.provider].total_seconds()
+
+
+@pytest.fixture(params=[PROVIDER_INEXOGY, PROVIDER_READY])
+def cloud(request: pytest.FixtureRequest, hass: HomeAssistant) -> Cloud:
+    """The inexogy simulator, then READY's, each running; no entry yet."""
+    if request.param == PROVIDER_INEXOGY:
+        inexogy: Inexogy = request.getfixturevalue("inexogy")
+        return Cloud(
+            request.param,
+            inexogy.sim,
+            partial(add_inexogy_entry, hass, inexogy.url),
+            partial(hass.async_block_till_done, wait_background_tasks=True),
+        )
+    ready: Ready = request.getfixturevalue("ready")
+    return Cloud(
+        request.param,
+        ready.sim,
+        partial(add_ready_entry, hass, ready),
+        partial(settle, hass, ready),
+    )
+
+
+@pytest.fixture
+async def cloud_entry(cloud: Cloud) -> ConfigEntry:
+    """The demo account of each cloud in turn, set up."""
+    return await cloud.add_entry()
