@@ -209,7 +209,7 @@ async def test_removing_the_entry_keeps_the_statistics(
     assert len(await statistic_rows(hass, IMPORT_ID)) == history_days * 24
 
 
-# The two days it imports again end a day and a half before the first poll.
+# It imports again two days that ended a day and a half ago: four days hold them.
 @pytest.mark.history_days(4)
 async def test_import_history_action(
     hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
@@ -521,7 +521,7 @@ WATER_VOLUME = "sensor.water_meter_4567_water_volume"
 
 @dataclass
 class Interrupted:
-    """A batch taken but not yet imported, when the entry was set up, its days."""
+    """A batch taken but not yet imported; when the entry was set up, and its days."""
 
     body: bytes
     started: datetime
