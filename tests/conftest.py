@@ -11,7 +11,7 @@ from collections.abc import (
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 import itertools
 import json
 import logging
@@ -52,7 +52,13 @@ from syrupy.assertion import SnapshotAssertion
 # Imported before the `hass` fixture so that the test plugin's own
 # `custom_components` package does not shadow ours.
 import custom_components.smart_meter_cloud  # noqa: F401
-from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud import entry as entry_setup
+from custom_components.smart_meter_cloud.const import (
+    DEFAULT_SCAN_INTERVAL,
+    DOMAIN,
+    PROVIDER_INEXOGY,
+    PROVIDER_READY,
+)
 from custom_components.smart_meter_cloud.diagnostics import (
     async_get_config_entry_diagnostics,
 )
@@ -181,6 +187,23 @@ def auto_recorder(recorder_mock: Recorder) -> None:
     """A real (in-memory) recorder: the integration imports statistics into it."""
 
 
+# Days of hourly history an entry imports when first set up, in these tests:
+# a month took seconds to import and to record, in every test. A test that
+# needs more names them with @pytest.mark.history_days(days).
+HISTORY_DAYS = 1
+
+
+@pytest.fixture(autouse=True)
+def history_days(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """The days an entry without the option imports: the marker's, or one."""
+    marker = request.node.get_closest_marker("history_days")
+    days = HISTORY_DAYS if marker is None else int(marker.args[0])
+    monkeypatch.setattr(entry_setup, "DEFAULT_HISTORY_DAYS", days)
+    return days
+
+
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load this repository's integration."""
@@ -266,7 +289,7 @@ def assert_hourly(rows: list[dict[str, float]]) -> None:
     assert sums == sorted(sums)
 
 
-def hours_since_backfill(started: datetime, days: int = 30) -> int:
+def hours_since_backfill(started: datetime, days: int) -> int:
     """Whole hours from the backfill's first to the last one that has ended."""
     hours = dt_util.utcnow().timestamp() // 3600 - started.timestamp() // 3600
     return int(hours) + days * 24
@@ -276,13 +299,15 @@ async def assert_statistics_complete(
     hass: HomeAssistant,
     series: dict[str, Callable[[datetime], float]],
     started: datetime,
+    days: int,
 ) -> int:
     """Every hour since the backfill's first, once, sums matching the totals.
 
-    ``series`` maps each statistic id to the meter total it follows. Returns
-    how many hours each holds.
+    ``series`` maps each statistic id to the meter total it follows; the
+    backfill began ``days`` before ``started``. Returns how many hours each
+    holds.
     """
-    hours = hours_since_backfill(started)
+    hours = hours_since_backfill(started, days)
     for statistic_id, total_at in series.items():
         rows = await statistic_rows(hass, statistic_id)
         assert len(rows) == hours, statistic_id
@@ -592,3 +617,45 @@ async def add_ready_entry(hass: HomeAssistant, ready: Ready) -> ConfigEntry:
 async def ready_entry(hass: HomeAssistant, ready: Ready) -> ConfigEntry:
     """The demo READY tenant, set up and subscribed."""
     return await add_ready_entry(hass, ready)
+
+
+@dataclass
+class Cloud:
+    """Either cloud's simulator, for what the integration does alike for both."""
+
+    provider: str  # as in the entry's data and the devices' identifiers
+    sim: InexogySimulator | ready_sim.ReadySimulator
+    add_entry: Callable[[], Awaitable[ConfigEntry]]  # the demo account's
+    # Lets Home Assistant and the simulator finish what they started.
+    settle: Callable[[], Awaitable[None]]
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds from one poll to the next, unless the options say otherwise."""
+        return DEFAULT_SCAN_INTERVAL[self.provider].total_seconds()
+
+
+@pytest.fixture(params=[PROVIDER_INEXOGY, PROVIDER_READY])
+def cloud(request: pytest.FixtureRequest, hass: HomeAssistant) -> Cloud:
+    """The inexogy simulator, then READY's, each running; no entry yet."""
+    if request.param == PROVIDER_INEXOGY:
+        inexogy: Inexogy = request.getfixturevalue("inexogy")
+        return Cloud(
+            request.param,
+            inexogy.sim,
+            partial(add_inexogy_entry, hass, inexogy.url),
+            partial(hass.async_block_till_done, wait_background_tasks=True),
+        )
+    ready: Ready = request.getfixturevalue("ready")
+    return Cloud(
+        request.param,
+        ready.sim,
+        partial(add_ready_entry, hass, ready),
+        partial(settle, hass, ready),
+    )
+
+
+@pytest.fixture
+async def cloud_entry(cloud: Cloud) -> ConfigEntry:
+    """The demo account of each cloud in turn, set up."""
+    return await cloud.add_entry()

@@ -9,15 +9,20 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
-from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.const import (
+    DOMAIN,
+    PROVIDER_INEXOGY,
+    PROVIDER_READY,
+)
 from tests.simulator.inexogy import (
     ELECTRICITY_METER_ID,
     GAS_METER_ID,
     INACTIVE_METER_ID,
     Fault,
 )
+from tests.simulator.ready import Fault as ReadyFault
 
-from .conftest import Inexogy, add_inexogy_entry, our_records, poll, state
+from .conftest import Cloud, Inexogy, add_inexogy_entry, our_records, poll, state
 
 POWER = "sensor.electricity_meter_3456_power"
 IMPORT = "sensor.electricity_meter_3456_energy_import"
@@ -84,32 +89,48 @@ async def test_one_failing_meter_leaves_the_others(
     assert back[1].levelno == logging.INFO
 
 
+# Entities of two meters of each demo account.
+ENTITIES = {
+    PROVIDER_INEXOGY: (POWER, GAS),
+    PROVIDER_READY: (
+        "sensor.water_meter_4567_water_volume",
+        "sensor.heat_meter_4501_heat_energy",
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("fault", "reason"),
+    ("cloud", "fault", "reason"),
     [
-        (Fault.SERVER_ERROR, "The cloud could not be reached"),
-        (Fault.MALFORMED_JSON, "The cloud sent an unexpected answer"),
+        (PROVIDER_INEXOGY, Fault.SERVER_ERROR, "The cloud could not be reached"),
+        (PROVIDER_INEXOGY, Fault.MALFORMED_JSON, "The cloud sent an unexpected answer"),
+        (PROVIDER_READY, ReadyFault.SERVER_ERROR, "The cloud could not be reached"),
+        (PROVIDER_READY, ReadyFault.NON_FINITE, "The cloud sent an unexpected answer"),
     ],
+    indirect=["cloud"],
 )
 async def test_cloud_fault_makes_everything_unavailable_then_recovers(
     hass: HomeAssistant,
-    inexogy: Inexogy,
-    inexogy_entry: ConfigEntry,
+    cloud: Cloud,
+    cloud_entry: ConfigEntry,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
-    fault: Fault,
+    fault: Fault | ReadyFault,
     reason: str,
 ) -> None:
-    inexogy.sim.fault = fault
-    await poll(hass, freezer)
-    await poll(hass, freezer)
-    assert state(hass, POWER) == STATE_UNAVAILABLE
-    assert state(hass, GAS) == STATE_UNAVAILABLE
+    first, second = ENTITIES[cloud.provider]
+    cloud.sim.fault = fault
+    await poll(hass, freezer, cloud.poll_interval)
+    await poll(hass, freezer, cloud.poll_interval)
+    await cloud.settle()
+    assert state(hass, first) == STATE_UNAVAILABLE
+    assert state(hass, second) == STATE_UNAVAILABLE
     assert len(our_records(caplog, reason)) == 1
 
-    inexogy.sim.fault = Fault.NONE
-    await poll(hass, freezer)
-    assert state(hass, POWER) != STATE_UNAVAILABLE
+    cloud.sim.fault = type(fault).NONE
+    await poll(hass, freezer, cloud.poll_interval)
+    await cloud.settle()
+    assert state(hass, first) != STATE_UNAVAILABLE
     assert len(our_records(caplog, "recovered")) == 1
 
 

@@ -18,7 +18,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.const import (
+    DOMAIN,
+    PROVIDER_INEXOGY,
+    PROVIDER_READY,
+)
 from custom_components.smart_meter_cloud.entity import MAX_ENABLED_PER_METER
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import (
@@ -33,7 +37,7 @@ from tests.simulator.inexogy import (
     demo_meters,
 )
 
-from .conftest import Inexogy, Ready, add_ready_entry, settle
+from .conftest import HISTORY_DAYS, Cloud, Inexogy, Ready, add_ready_entry, settle
 
 NEW_POWER = "sensor.electricity_meter_5678_power"  # the inactive meter's serial
 NEW_IMPORT = "sensor.electricity_meter_5678_energy_import"
@@ -68,7 +72,7 @@ async def choose(hass: HomeAssistant, entry: ConfigEntry, *meters: str) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {"scan_interval": 30, "history_days": 30, "meters": list(meters)},
+        {"scan_interval": 30, "history_days": HISTORY_DAYS, "meters": list(meters)},
     )
     await hass.async_block_till_done(wait_background_tasks=True)
 
@@ -319,31 +323,44 @@ async def remove_device(
     return bool(response["success"])
 
 
+# A meter each demo account polls.
+POLLED = {PROVIDER_INEXOGY: GAS_METER_ID, PROVIDER_READY: ready_sim.WATER_METER_ID}
+
+
+@pytest.fixture
+async def device_settings(hass: HomeAssistant) -> None:
+    """Home Assistant's device settings, set up before a server freezes its routes."""
+    for component in ("websocket_api", "config"):
+        assert await async_setup_component(hass, component, {})
+
+
+@pytest.mark.usefixtures("device_settings")
 async def test_only_a_device_of_no_polled_meter_can_be_deleted(
     hass: HomeAssistant,
-    inexogy: Inexogy,
-    inexogy_entry: ConfigEntry,
+    cloud: Cloud,
+    cloud_entry: ConfigEntry,
     device_registry: dr.DeviceRegistry,
     hass_ws_client: WebSocketGenerator,
 ) -> None:
-    polled = device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
+    meter = POLLED[cloud.provider]
+    polled = device(device_registry, cloud_entry, cloud.provider, meter)
     assert polled is not None
     assert not await remove_device(hass, hass_ws_client, polled.id)
     assert device_registry.async_get(polled.id)
 
     stale = device_registry.async_get_or_create(
-        config_entry_id=inexogy_entry.entry_id,
-        identifiers={(DOMAIN, "inexogy_gone")},
+        config_entry_id=cloud_entry.entry_id,
+        identifiers={(DOMAIN, f"{cloud.provider}_gone")},
     )
     assert await remove_device(hass, hass_ws_client, stale.id)
     assert not device_registry.async_get(stale.id)
 
     # Unloaded, any device may go; setup brings back those still polled.
-    await hass.config_entries.async_unload(inexogy_entry.entry_id)
+    await hass.config_entries.async_unload(cloud_entry.entry_id)
     assert await remove_device(hass, hass_ws_client, polled.id)
-    await hass.config_entries.async_setup(inexogy_entry.entry_id)
-    await hass.async_block_till_done()
-    assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
+    await hass.config_entries.async_setup(cloud_entry.entry_id)
+    await cloud.settle()
+    assert device(device_registry, cloud_entry, cloud.provider, meter)
 
 
 # --- Home Assistant's limit of enabled entities per entry --------------------------

@@ -13,13 +13,15 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
+from custom_components.smart_meter_cloud.const import PROVIDER_INEXOGY, PROVIDER_READY
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD
 
-from .conftest import Inexogy, Ready, add_ready_entry, settle
+from .conftest import Cloud, Inexogy, Ready, settle
 
 
 @pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
+@pytest.mark.history_days(30)  # the snapshot's history_start
 async def test_diagnostics_are_redacted(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
@@ -56,6 +58,7 @@ async def test_diagnostics_are_redacted(
 
 
 @pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+@pytest.mark.history_days(30)  # the snapshot's history_start
 async def test_ready_diagnostics_show_payload_shapes(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
@@ -95,11 +98,15 @@ async def test_ready_diagnostics_show_payload_shapes(
     )
 
 
+# A field of each cloud's meter record that diagnostics show.
+SHOWN = {PROVIDER_INEXOGY: "measurementType", PROVIDER_READY: "meterType"}
+
+
 @pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
 async def test_unknown_fields_of_a_meter_record_are_redacted(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    ready: Ready,
+    cloud: Cloud,
 ) -> None:
     """A utility's record carrying more than the contract names."""
     personal = {
@@ -108,8 +115,14 @@ async def test_unknown_fields_of_a_meter_record_are_redacted(
         "gps": {"lat": 55.67594, "lon": 12.56553},
         "notes": ["key under the mat"],
     }
-    ready.sim.meters[0].extra = personal
-    entry = await add_ready_entry(hass, ready)
+    meter = cloud.sim.meters[0]
+    if isinstance(meter, ready_sim.ReadyMeter):
+        meter.extra = personal
+        record = meter.info()
+    else:
+        meter.data.update(personal)
+        record = meter.data
+    entry = await cloud.add_entry()
     assert await async_setup_component(hass, "diagnostics", {})
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     text = json.dumps(diagnostics)
@@ -117,4 +130,5 @@ async def test_unknown_fields_of_a_meter_record_are_redacted(
         assert value not in text
     raw = next(m["raw"] for m in diagnostics["meters"] if "customerName" in m["raw"])
     assert raw["gps"] == {"lat": "**REDACTED**", "lon": "**REDACTED**"}
-    assert raw["meterType"] == ready.sim.meters[0].meter_type
+    shown = SHOWN[cloud.provider]
+    assert raw[shown] == record[shown]

@@ -5,26 +5,33 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
-from custom_components.smart_meter_cloud.const import DOMAIN
-from tests.simulator.inexogy import ELECTRICITY_METER_ID, INACTIVE_METER_ID, Fault
+from custom_components.smart_meter_cloud.const import (
+    DOMAIN,
+    PROVIDER_INEXOGY,
+    PROVIDER_READY,
+)
+from tests.simulator.inexogy import INACTIVE_METER_ID, Fault
 
-from .conftest import Inexogy
+from .conftest import Cloud, Inexogy
+
+# Meters the demo accounts list that have not measured yet.
+INACTIVE = {PROVIDER_INEXOGY: {INACTIVE_METER_ID}, PROVIDER_READY: set()}
 
 
 async def test_setup_and_unload(
-    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+    hass: HomeAssistant, cloud: Cloud, cloud_entry: ConfigEntry
 ) -> None:
-    assert inexogy_entry.state is ConfigEntryState.LOADED
+    assert cloud_entry.state is ConfigEntryState.LOADED
     devices = dr.async_entries_for_config_entry(
-        dr.async_get(hass), inexogy_entry.entry_id
+        dr.async_get(hass), cloud_entry.entry_id
     )
     ids = {next(iter(d.identifiers))[1] for d in devices}
-    assert f"inexogy_{ELECTRICITY_METER_ID}" in ids
-    assert f"inexogy_{INACTIVE_METER_ID}" not in ids
-    assert await hass.config_entries.async_unload(inexogy_entry.entry_id)
-    assert inexogy_entry.state is ConfigEntryState.NOT_LOADED
+    measuring = {m.meter_id for m in cloud.sim.meters} - INACTIVE[cloud.provider]
+    assert ids == {f"{cloud.provider}_{meter_id}" for meter_id in measuring}
+    assert await hass.config_entries.async_unload(cloud_entry.entry_id)
+    assert cloud_entry.state is ConfigEntryState.NOT_LOADED
     entities = er.async_entries_for_config_entry(
-        er.async_get(hass), inexogy_entry.entry_id
+        er.async_get(hass), cloud_entry.entry_id
     )
     assert entities
     assert all(
@@ -32,7 +39,7 @@ async def test_setup_and_unload(
         for e in entities
         if not e.disabled
     )
-    assert hass.config_entries.async_entries(DOMAIN) == [inexogy_entry]
+    assert hass.config_entries.async_entries(DOMAIN) == [cloud_entry]
 
 
 @pytest.mark.parametrize(

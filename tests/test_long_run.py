@@ -43,6 +43,9 @@ from .conftest import (
     state,
 )
 
+# Each run takes from seconds to minutes: `scripts/test --all` runs them.
+pytestmark = pytest.mark.slow
+
 HOUR = 3600
 
 
@@ -219,6 +222,7 @@ def inexogy_statistics(inexogy: Inexogy) -> dict[str, Callable[[datetime], float
     return found
 
 
+@pytest.mark.history_days(30)
 async def test_inexogy_through_days_of_faults(
     hass: HomeAssistant,
     inexogy: Inexogy,
@@ -321,7 +325,7 @@ async def test_inexogy_through_days_of_faults(
     assert len(recovered) == run.seen.back - 1 == 4
 
     series = inexogy_statistics(inexogy)
-    rows = await assert_statistics_complete(hass, series, started)
+    rows = await assert_statistics_complete(hass, series, started, 30)
     run.report(
         f"inexogy: {hours_since_backfill(started, 0)} simulated hours,"
         f" polled every {INEXOGY_STEP} s",
@@ -356,6 +360,7 @@ def request_kind(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
+@pytest.mark.history_days(30)
 async def test_ready_through_days_of_faults_and_pushes(
     hass: HomeAssistant,
     ready: Ready,
@@ -458,7 +463,7 @@ async def test_ready_through_days_of_faults_and_pushes(
     assert sum("Authentication failed" in m for m in messages) == 1
 
     series = ready_statistics(ready)
-    rows = await assert_statistics_complete(hass, series, started)
+    rows = await assert_statistics_complete(hass, series, started, 30)
     kinds = Counter(request_kind(a.path) for a in sim.answers)
     run.report(
         f"READY: {hours_since_backfill(started, 0)} simulated hours, pushes"

@@ -8,10 +8,15 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.const import (
+    DOMAIN,
+    PROVIDER_INEXOGY,
+    PROVIDER_READY,
+)
 from tests.simulator.inexogy import Fault
+from tests.simulator.ready import Fault as ReadyFault
 
-from .conftest import Inexogy
+from .conftest import Cloud, Inexogy
 
 END = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -40,32 +45,55 @@ async def test_entry_of_another_integration(
 
 
 async def test_entry_not_loaded(
-    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+    hass: HomeAssistant, cloud: Cloud, cloud_entry: ConfigEntry
 ) -> None:
-    await hass.config_entries.async_unload(inexogy_entry.entry_id)
+    await hass.config_entries.async_unload(cloud_entry.entry_id)
     with pytest.raises(ServiceValidationError) as err:
-        await import_history(hass, inexogy_entry.entry_id)
+        await import_history(hass, cloud_entry.entry_id)
     assert err.value.translation_key == "service_config_entry_not_loaded"
 
 
 @pytest.mark.parametrize(
-    ("fault", "key", "message"),
+    ("cloud", "fault", "key", "message"),
     [
-        (Fault.SERVER_ERROR, "cannot_connect", "The cloud could not be reached: "),
-        (Fault.MALFORMED_JSON, "invalid_response", "The cloud sent an unexpected "),
+        (
+            PROVIDER_INEXOGY,
+            Fault.SERVER_ERROR,
+            "cannot_connect",
+            "The cloud could not be reached: ",
+        ),
+        (
+            PROVIDER_INEXOGY,
+            Fault.MALFORMED_JSON,
+            "invalid_response",
+            "The cloud sent an unexpected ",
+        ),
+        (
+            PROVIDER_READY,
+            ReadyFault.SERVER_ERROR,
+            "cannot_connect",
+            "The cloud could not be reached: ",
+        ),
+        (
+            PROVIDER_READY,
+            ReadyFault.NON_FINITE,
+            "invalid_response",
+            "The cloud sent an unexpected ",
+        ),
     ],
+    indirect=["cloud"],
 )
 async def test_cloud_fault_is_explained(
     hass: HomeAssistant,
-    inexogy: Inexogy,
-    inexogy_entry: ConfigEntry,
-    fault: Fault,
+    cloud: Cloud,
+    cloud_entry: ConfigEntry,
+    fault: Fault | ReadyFault,
     key: str,
     message: str,
 ) -> None:
-    inexogy.sim.fault = fault
+    cloud.sim.fault = fault
     with pytest.raises(HomeAssistantError) as err:
-        await import_history(hass, inexogy_entry.entry_id)
+        await import_history(hass, cloud_entry.entry_id)
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == key
     assert str(err.value).startswith(message)

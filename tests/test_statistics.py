@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.typing import (
     RecorderInstanceContextManager,
 )
 
-from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.const import DEFAULT_HISTORY_DAYS, DOMAIN
 from custom_components.smart_meter_cloud.statistics.rows import Anchor, hourly_rows
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, GAS_METER_ID, Fault
@@ -124,6 +124,7 @@ def _total(inexogy: Inexogy, meter_id: str, at: datetime, field: str) -> float:
     return raw[field] / (1e10 if field.startswith("energy") else 1e3)
 
 
+@pytest.mark.history_days(DEFAULT_HISTORY_DAYS)
 async def test_backfill_30_days_at_setup(
     hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
 ) -> None:
@@ -161,19 +162,20 @@ async def test_keeps_current_and_recovers_an_outage_without_gap(
     inexogy: Inexogy,
     inexogy_entry: ConfigEntry,
     freezer: FrozenDateTimeFactory,
+    history_days: int,
 ) -> None:
     await poll(hass, freezer, 3600)
-    assert len(await statistic_rows(hass, IMPORT_ID)) == 30 * 24 + 1
+    assert len(await statistic_rows(hass, IMPORT_ID)) == history_days * 24 + 1
 
     inexogy.sim.fault = Fault.SERVER_ERROR
     for _ in range(5):
         await poll(hass, freezer, 3600)
-    assert len(await statistic_rows(hass, IMPORT_ID)) == 30 * 24 + 1
+    assert len(await statistic_rows(hass, IMPORT_ID)) == history_days * 24 + 1
 
     inexogy.sim.fault = Fault.NONE
     await poll(hass, freezer, 3600)
     rows = await statistic_rows(hass, IMPORT_ID)
-    assert len(rows) == 30 * 24 + 7
+    assert len(rows) == history_days * 24 + 7
     assert_hourly(rows)
     end = datetime.fromtimestamp(rows[-1]["start"], UTC) + H
     first = datetime.fromtimestamp(rows[0]["start"], UTC)
@@ -184,23 +186,31 @@ async def test_keeps_current_and_recovers_an_outage_without_gap(
 
 
 async def test_reload_does_not_import_again(
-    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    history_days: int,
 ) -> None:
     asked = inexogy.sim.request_count("/readings")
     await hass.config_entries.async_reload(inexogy_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert inexogy.sim.request_count("/readings") == asked
-    assert len(await statistic_rows(hass, IMPORT_ID)) == 30 * 24
+    assert len(await statistic_rows(hass, IMPORT_ID)) == history_days * 24
 
 
 async def test_removing_the_entry_keeps_the_statistics(
-    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    history_days: int,
 ) -> None:
     await hass.config_entries.async_remove(inexogy_entry.entry_id)
     await hass.async_block_till_done()
-    assert len(await statistic_rows(hass, IMPORT_ID)) == 30 * 24
+    assert len(await statistic_rows(hass, IMPORT_ID)) == history_days * 24
 
 
+# It imports again two days that ended a day and a half ago: four days hold them.
+@pytest.mark.history_days(4)
 async def test_import_history_action(
     hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
 ) -> None:
@@ -255,9 +265,10 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     ready: Ready,
     ready_entry: ConfigEntry,
     freezer: FrozenDateTimeFactory,
+    history_days: int,
 ) -> None:
     rows = await statistic_rows(hass, WATER_ID)
-    assert len(rows) == 30 * 24
+    assert len(rows) == history_days * 24
     asked = ready.sim.request_count(
         f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings"
     )
@@ -265,7 +276,7 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     await ready.sim.push_readings()
     await settle(hass, ready)
     rows = await statistic_rows(hass, WATER_ID)
-    assert len(rows) == 30 * 24 + 1
+    assert len(rows) == history_days * 24 + 1
     assert (
         ready.sim.request_count(f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings")
         == asked
@@ -312,16 +323,17 @@ async def test_restart_in_the_middle_of_a_backfill(
     inexogy: Inexogy,
     async_test_recorder: RecorderInstanceContextManager,
     secret_watch: SecretWatch,
+    history_days: int,
 ) -> None:
     """Hours written before a restart stay; the rest follow; none twice."""
-    inexogy.sim.readings_left = 1  # the first meter's 30 days, then hang up
+    inexogy.sim.readings_left = 1  # the first meter's history, then hang up
     result = await hass.config_entries.flow.async_configure(
         await start_inexogy_flow(hass), inexogy.user_input()
     )
     entry = result["result"]
     await inexogy.sim.wait_for_requests("/readings", 2)
     first = await statistic_rows(hass, IMPORT_ID)
-    assert len(first) == 30 * 24
+    assert len(first) == history_days * 24
     assert await statistic_rows(hass, GAS_ID) == []
     await hass.async_stop()
 
@@ -330,14 +342,15 @@ async def test_restart_in_the_middle_of_a_backfill(
     async with restarted(async_test_recorder, entry, secret_watch) as again:
         after = {key: await statistic_rows(again, key) for key in (IMPORT_ID, GAS_ID)}
     for rows in after.values():
-        assert len(rows) == 30 * 24
+        assert len(rows) == history_days * 24
         assert_hourly(rows)
     assert after[IMPORT_ID] == first
-    # Only what was missing was asked for: not the first meter's 30 days.
+    # Only what was missing was asked for: not the first meter's history.
     active = sum(1 for meter in inexogy.sim.meters if meter.active)
     assert inexogy.sim.request_count("/readings") - asked == active - 1
 
 
+@pytest.mark.history_days(30)
 async def test_more_history_days_fetch_the_earlier_history(
     hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
 ) -> None:
@@ -508,10 +521,11 @@ WATER_VOLUME = "sensor.water_meter_4567_water_volume"
 
 @dataclass
 class Interrupted:
-    """A batch taken but not yet imported, and when the entry was set up."""
+    """A batch taken but not yet imported; when the entry was set up, and its days."""
 
     body: bytes
     started: datetime
+    days: int
 
 
 @pytest.fixture
@@ -520,6 +534,7 @@ async def interrupted(
     ready: Ready,
     ready_entry: ConfigEntry,
     freezer: FrozenDateTimeFactory,
+    history_days: int,
 ) -> Interrupted:
     """READY pushes a batch, answered 200, whose import waits for history.
 
@@ -535,8 +550,9 @@ async def interrupted(
     await ready.sim.wait_for_requests(history, asked + 1)
     batch = [d for d in ready.sim.deliveries if d.delivery_id == delivery]
     assert [d.status for d in batch] == [200]
-    assert len(await statistic_rows(hass, WATER_ID)) == 30 * 24  # none of it yet
-    return Interrupted(batch[0].body, started)
+    stored = await statistic_rows(hass, WATER_ID)
+    assert len(stored) == history_days * 24  # none of it yet
+    return Interrupted(batch[0].body, started, history_days)
 
 
 async def _assert_nothing_lost_or_doubled(
@@ -558,8 +574,10 @@ async def _assert_nothing_lost_or_doubled(
         assert response.status == 200
     await settle(hass, ready)
     assert float(state(hass, WATER_VOLUME)) == pytest.approx(water["value"])
-    hours = await assert_statistics_complete(hass, series, interrupted.started)
-    assert hours == 30 * 24 + 6
+    hours = await assert_statistics_complete(
+        hass, series, interrupted.started, interrupted.days
+    )
+    assert hours == interrupted.days * 24 + 6
     for key, rows in before.items():
         assert await statistic_rows(hass, key) == pytest.approx(rows), key
 

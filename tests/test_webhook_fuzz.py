@@ -36,6 +36,8 @@ from .conftest import (
 )
 
 pytestmark = [
+    # Hundreds of bodies through the HTTP server: `scripts/test --all` runs them.
+    pytest.mark.slow,
     pytest.mark.freeze_time("2026-11-23T12:30:00+00:00"),
     # Hypothesis warns about a generator Home Assistant's test plugin seeds.
     pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning"),
