@@ -53,15 +53,15 @@ from syrupy.assertion import SnapshotAssertion
 # `custom_components` package does not shadow ours.
 import custom_components.smart_meter_cloud  # noqa: F401
 from custom_components.smart_meter_cloud import entry as entry_setup
-from custom_components.smart_meter_cloud.const import (
-    DEFAULT_SCAN_INTERVAL,
-    DOMAIN,
-    PROVIDER_INEXOGY,
-    PROVIDER_READY,
-)
+from custom_components.smart_meter_cloud.const import DOMAIN
 from custom_components.smart_meter_cloud.diagnostics import (
     async_get_config_entry_diagnostics,
 )
+from custom_components.smart_meter_cloud.providers import PROVIDERS
+from custom_components.smart_meter_cloud.providers.inexogy import (
+    ID as PROVIDER_INEXOGY,
+)
+from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_READY
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD, InexogySimulator
 
@@ -632,7 +632,7 @@ class Cloud:
     @property
     def poll_interval(self) -> float:
         """Seconds from one poll to the next, unless the options say otherwise."""
-        return DEFAULT_SCAN_INTERVAL[self.provider].total_seconds()
+        return PROVIDERS[self.provider].DEFAULT_INTERVAL.total_seconds()
 
 
 @pytest.fixture(params=[PROVIDER_INEXOGY, PROVIDER_READY])

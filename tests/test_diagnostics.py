@@ -13,7 +13,10 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.smart_meter_cloud.const import PROVIDER_INEXOGY, PROVIDER_READY
+from custom_components.smart_meter_cloud.providers.inexogy import (
+    ID as PROVIDER_INEXOGY,
+)
+from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_READY
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD
 

@@ -300,7 +300,7 @@ def test_workflows_validate_test_and_release() -> None:
     tests = _workflow("tests.yml")
     assert {"push", "pull_request"} <= tests[True].keys()
     runs = [step.get("run") for step in tests["jobs"]["test"]["steps"]]
-    assert "scripts/test" in runs
+    assert "scripts/test --all" in runs  # the slow tests too
     release = _workflow("release.yml")
     assert release[True] == {"release": {"types": ["published"]}}
     script = "\n".join(step.get("run", "") for step in release["jobs"]["zip"]["steps"])

@@ -5,11 +5,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import get_system_health_info
 
-from custom_components.smart_meter_cloud.const import (
-    DOMAIN,
-    PROVIDER_INEXOGY,
-    PROVIDER_READY,
+from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.providers.inexogy import (
+    ID as PROVIDER_INEXOGY,
 )
+from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_READY
 
 from .conftest import Cloud
 
