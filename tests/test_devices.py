@@ -18,12 +18,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.smart_meter_cloud.const import (
-    DOMAIN,
-    PROVIDER_INEXOGY,
-    PROVIDER_READY,
-)
+from custom_components.smart_meter_cloud.const import DOMAIN
 from custom_components.smart_meter_cloud.entity import MAX_ENABLED_PER_METER
+from custom_components.smart_meter_cloud.providers.inexogy import (
+    ID as PROVIDER_INEXOGY,
+)
+from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_READY
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import (
     ALIAS_METER_ID,

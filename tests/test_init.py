@@ -5,11 +5,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
-from custom_components.smart_meter_cloud.const import (
-    DOMAIN,
-    PROVIDER_INEXOGY,
-    PROVIDER_READY,
+from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.providers.inexogy import (
+    ID as PROVIDER_INEXOGY,
 )
+from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_READY
 from tests.simulator.inexogy import INACTIVE_METER_ID, Fault
 
 from .conftest import Cloud, Inexogy

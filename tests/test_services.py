@@ -8,11 +8,11 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_meter_cloud.const import (
-    DOMAIN,
-    PROVIDER_INEXOGY,
-    PROVIDER_READY,
+from custom_components.smart_meter_cloud.const import DOMAIN
+from custom_components.smart_meter_cloud.providers.inexogy import (
+    ID as PROVIDER_INEXOGY,
 )
+from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_READY
 from tests.simulator.inexogy import Fault
 from tests.simulator.ready import Fault as ReadyFault
 
