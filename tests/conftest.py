@@ -19,10 +19,10 @@ import re
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import BaseTestServer, TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
-from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder.core import Recorder
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CoreState, HomeAssistant
@@ -341,7 +341,9 @@ async def assert_changes_add_up(
             None,
             {"change"},
         )
-        changes = [row["change"] for row in found[statistic_id]]
+        rows = found[statistic_id]
+        changes = [change for row in rows if (change := row["change"]) is not None]
+        assert len(changes) == len(rows), (period, "a row without a change")
         assert min(changes) >= -1e-6, (period, min(changes))
         assert sum(changes) == pytest.approx(consumption), period
 
@@ -478,7 +480,7 @@ class Ready:
     sim: ready_sim.ReadySimulator
     url: str
     ha_url: str
-    server: TestServer  # Home Assistant's, for READY's pushes
+    server: BaseTestServer  # Home Assistant's, for READY's pushes
 
     def user_input(self, **changes: Any) -> dict[str, Any]:
         """The READY form filled in for the simulator's demo tenant."""
