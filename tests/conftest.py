@@ -24,7 +24,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.components.recorder.core import Recorder
 from homeassistant.components.recorder.statistics import statistics_during_period
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigFlowResult
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers.entity import Entity
@@ -411,6 +411,13 @@ async def _unload_all(hass: HomeAssistant, watch: SecretWatch) -> None:
         watch.outputs.append((f"diagnostics of {entry.domain}", text))
         if hass.state is CoreState.running:  # a stopped one unloads nothing
             await hass.config_entries.async_unload(entry.entry_id)
+
+
+def data_schema(result: ConfigFlowResult) -> vol.Schema:
+    """The form a flow's step shows, which it must have."""
+    found = result["data_schema"]
+    assert found is not None, result.get("step_id")
+    return found
 
 
 def suggested_values(schema: vol.Schema) -> dict[str, Any]:
