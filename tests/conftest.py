@@ -39,6 +39,9 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
     async_test_home_assistant,
 )
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
@@ -250,6 +253,13 @@ def state(hass: HomeAssistant, entity_id: str) -> str:
     current = hass.states.get(entity_id)
     assert current is not None, entity_id
     return current.state
+
+
+async def entry_diagnostics(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, entry: ConfigEntry
+) -> dict[str, Any]:
+    """An entry's diagnostics as downloaded, a JSON object the test reads freely."""
+    return await get_diagnostics_for_config_entry(hass, hass_client, entry)
 
 
 def our_records(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
