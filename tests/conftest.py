@@ -24,7 +24,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.components.recorder.core import Recorder
 from homeassistant.components.recorder.statistics import statistics_during_period
-from homeassistant.config_entries import ConfigEntry, ConfigFlowResult
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigFlowResult
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers.entity import Entity
@@ -253,6 +253,15 @@ def state(hass: HomeAssistant, entity_id: str) -> str:
     current = hass.states.get(entity_id)
     assert current is not None, entity_id
     return current.state
+
+
+def entry_state(entry: ConfigEntry) -> ConfigEntryState:
+    """An entry's state now.
+
+    For a second check after an await: the type checker takes ``entry.state``
+    to be what the first check found, as if nothing could have changed it.
+    """
+    return entry.state
 
 
 async def entry_diagnostics(
