@@ -297,6 +297,8 @@ async def statistic_rows(
         None,
         {"state", "sum"},
     )
+    # Home Assistant's row type allows for every column, each maybe None;
+    # these hold the start, state and sum asked for (a None fails where used).
     return found.get(statistic_id, [])  # type: ignore[return-value]
 
 
@@ -475,7 +477,7 @@ async def start_inexogy_flow(hass: HomeAssistant) -> str:
 
 async def add_inexogy_entry(
     hass: HomeAssistant, url: str, **user_input: Any
-) -> MockConfigEntry:
+) -> ConfigEntry:
     """Add the demo account through the config flow and wait for setup."""
     flow_id = await start_inexogy_flow(hass)
     result = await hass.config_entries.flow.async_configure(
@@ -488,7 +490,7 @@ async def add_inexogy_entry(
     await hass.async_block_till_done(wait_background_tasks=True)
     entry = result["result"]
     assert isinstance(entry, config_entries.ConfigEntry)
-    return entry  # type: ignore[return-value]
+    return entry
 
 
 @pytest.fixture
