@@ -19,12 +19,12 @@ import re
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import BaseTestServer, TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
-from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder.core import Recorder
 from homeassistant.components.recorder.statistics import statistics_during_period
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigFlowResult
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers.entity import Entity
@@ -38,6 +38,9 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
     async_test_home_assistant,
+)
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -252,6 +255,22 @@ def state(hass: HomeAssistant, entity_id: str) -> str:
     return current.state
 
 
+def entry_state(entry: ConfigEntry) -> ConfigEntryState:
+    """An entry's state now.
+
+    For a second check after an await: the type checker takes ``entry.state``
+    to be what the first check found, as if nothing could have changed it.
+    """
+    return entry.state
+
+
+async def entry_diagnostics(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, entry: ConfigEntry
+) -> dict[str, Any]:
+    """An entry's diagnostics as downloaded, a JSON object the test reads freely."""
+    return await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+
 def our_records(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
     """Our log lines of info and above that contain a text."""
     return [
@@ -278,6 +297,8 @@ async def statistic_rows(
         None,
         {"state", "sum"},
     )
+    # Home Assistant's row type allows for every column, each maybe None;
+    # these hold the start, state and sum asked for (a None fails where used).
     return found.get(statistic_id, [])  # type: ignore[return-value]
 
 
@@ -341,7 +362,9 @@ async def assert_changes_add_up(
             None,
             {"change"},
         )
-        changes = [row["change"] for row in found[statistic_id]]
+        rows = found[statistic_id]
+        changes = [change for row in rows if (change := row["change"]) is not None]
+        assert len(changes) == len(rows), (period, "a row without a change")
         assert min(changes) >= -1e-6, (period, min(changes))
         assert sum(changes) == pytest.approx(consumption), period
 
@@ -411,6 +434,13 @@ async def _unload_all(hass: HomeAssistant, watch: SecretWatch) -> None:
             await hass.config_entries.async_unload(entry.entry_id)
 
 
+def data_schema(result: ConfigFlowResult) -> vol.Schema:
+    """The form a flow's step shows, which it must have."""
+    found = result["data_schema"]
+    assert found is not None, result.get("step_id")
+    return found
+
+
 def suggested_values(schema: vol.Schema) -> dict[str, Any]:
     """What a form shows filled in, sections as nested dicts."""
     found: dict[str, Any] = {}
@@ -447,7 +477,7 @@ async def start_inexogy_flow(hass: HomeAssistant) -> str:
 
 async def add_inexogy_entry(
     hass: HomeAssistant, url: str, **user_input: Any
-) -> MockConfigEntry:
+) -> ConfigEntry:
     """Add the demo account through the config flow and wait for setup."""
     flow_id = await start_inexogy_flow(hass)
     result = await hass.config_entries.flow.async_configure(
@@ -460,7 +490,7 @@ async def add_inexogy_entry(
     await hass.async_block_till_done(wait_background_tasks=True)
     entry = result["result"]
     assert isinstance(entry, config_entries.ConfigEntry)
-    return entry  # type: ignore[return-value]
+    return entry
 
 
 @pytest.fixture
@@ -478,7 +508,7 @@ class Ready:
     sim: ready_sim.ReadySimulator
     url: str
     ha_url: str
-    server: TestServer  # Home Assistant's, for READY's pushes
+    server: BaseTestServer  # Home Assistant's, for READY's pushes
 
     def user_input(self, **changes: Any) -> dict[str, Any]:
         """The READY form filled in for the simulator's demo tenant."""

@@ -1,9 +1,7 @@
 """The config flow: add, re-authorize, reconfigure and tune an inexogy account."""
 
-from typing import Any
-
 from homeassistant import config_entries
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -24,8 +22,10 @@ from tests.simulator.inexogy import (
 from .conftest import (
     Inexogy,
     add_inexogy_entry,
+    data_schema,
     open_sections,
     start_inexogy_flow,
+    state,
     suggested_values,
 )
 
@@ -45,10 +45,8 @@ async def test_user_flow_recovers_from_a_wrong_password(
     assert result["errors"] == {"base": "invalid_auth"}
     # What was typed stays, the password too: a typo is fixed, not retyped,
     # and the address the user unfolded Advanced for stays in sight.
-    assert suggested_values(result["data_schema"]) == inexogy.user_input(
-        password="wrong"
-    )
-    assert open_sections(result["data_schema"]) == {"advanced"}
+    assert suggested_values(data_schema(result)) == inexogy.user_input(password="wrong")
+    assert open_sections(data_schema(result)) == {"advanced"}
 
     result = await hass.config_entries.flow.async_configure(
         flow_id,
@@ -142,7 +140,7 @@ async def test_user_flow_folds_away_the_api_address(hass: HomeAssistant) -> None
     result = await hass.config_entries.flow.async_configure(
         await start_inexogy_flow(hass), None
     )
-    schema = result["data_schema"].schema
+    schema = data_schema(result).schema
     assert [str(key) for key in schema] == ["email", "password", "advanced"]
     assert schema["advanced"].options == {"collapsed": True}
 
@@ -161,7 +159,7 @@ async def test_one_entry_per_account(
 
 async def _revoke_and_wait_for_reauth(
     hass: HomeAssistant, inexogy: Inexogy, entry: ConfigEntry
-) -> dict[str, Any]:
+) -> ConfigFlowResult:
     inexogy.sim.revoke_tokens()
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
@@ -177,13 +175,13 @@ async def test_reauth_after_the_token_is_revoked(
     old_token = inexogy_entry.data["access_token"]
     flow = await _revoke_and_wait_for_reauth(hass, inexogy, inexogy_entry)
     assert flow["step_id"] == "reauth_confirm"
-    assert hass.states.get("sensor.electricity_meter_3456_power").state == "unavailable"
+    assert state(hass, "sensor.electricity_meter_3456_power") == "unavailable"
 
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {"password": "wrong"}
     )
     assert result["errors"] == {"base": "invalid_auth"}
-    assert suggested_values(result["data_schema"]) == {"password": "wrong"}
+    assert suggested_values(data_schema(result)) == {"password": "wrong"}
 
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {"password": DEMO_PASSWORD}
@@ -194,10 +192,12 @@ async def test_reauth_after_the_token_is_revoked(
     assert inexogy_entry.data["access_token"] != old_token
     assert DEMO_PASSWORD not in str(inexogy_entry.data)
     assert inexogy_entry.state is ConfigEntryState.LOADED
-    assert hass.states.get("sensor.electricity_meter_3456_power").state != "unavailable"
+    assert state(hass, "sensor.electricity_meter_3456_power") != "unavailable"
 
 
-async def _start_reconfigure(hass: HomeAssistant, entry: ConfigEntry) -> Any:
+async def _start_reconfigure(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> ConfigFlowResult:
     return await hass.config_entries.flow.async_init(
         DOMAIN,
         context={
@@ -215,7 +215,7 @@ async def test_reconfigure(
     # inexogy's own form, whose text asks for inexogy's sign-in only.
     assert result["step_id"] == "reconfigure_inexogy"
     # The stored account is filled in; no secret of it goes to the browser.
-    assert suggested_values(result["data_schema"]) == {
+    assert suggested_values(data_schema(result)) == {
         "email": DEMO_EMAIL,
         "advanced": {"base_url": inexogy.url},
     }
@@ -234,7 +234,7 @@ async def test_reconfigure(
         result["flow_id"], user_input
     )
     assert result["errors"] == {"base": "cannot_connect"}
-    assert suggested_values(result["data_schema"]) == user_input
+    assert suggested_values(data_schema(result)) == user_input
     inexogy.sim.fault = Fault.NONE
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], user_input
@@ -258,7 +258,7 @@ async def test_options_choose_meters_and_interval(
         result["flow_id"], {"scan_interval": 120, "history_days": 90, "meters": []}
     )
     assert result["errors"] == {"meters": "no_meters"}
-    assert suggested_values(result["data_schema"]) == {
+    assert suggested_values(data_schema(result)) == {
         "scan_interval": 120,
         "history_days": 90,
         "meters": [],
@@ -314,22 +314,24 @@ async def test_options_out_of_range_name_the_bound(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {field: error}
-    assert suggested_values(result["data_schema"]) == user_input
+    assert suggested_values(data_schema(result)) == user_input
     # The form's boxes still tell the browser the range.
-    box = next(v for k, v in result["data_schema"].schema.items() if k == field)
+    box = next(v for k, v in data_schema(result).schema.items() if k == field)
     assert {box.config["min"], box.config["max"]} & {float(bound)}
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
     for language in ("en", "de", "da"):
         texts = await async_get_translations(hass, language, "options", {DOMAIN})
         text = texts[f"component.{DOMAIN}.options.error.{error}"]
-        message = text.format(**result["description_placeholders"])
+        message = text.format(**placeholders)
         assert bound in message, (language, message)
     assert inexogy_entry.options == {}
 
 
-def meter_labels(result: Any) -> dict[str, str]:
+def meter_labels(result: ConfigFlowResult) -> dict[str, str]:
     """The meter chooser's options: meter id -> label."""
-    field = next(k for k in result["data_schema"].schema if k == "meters")
-    options = result["data_schema"].schema[field].config["options"]
+    field = next(k for k in data_schema(result).schema if k == "meters")
+    options = data_schema(result).schema[field].config["options"]
     return {option["value"]: option["label"] for option in options}
 
 
@@ -361,7 +363,7 @@ async def test_options_without_a_loaded_entry(
     entry = await add_inexogy_entry(hass, inexogy.url)
     await hass.config_entries.async_unload(entry.entry_id)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert [str(key) for key in result["data_schema"].schema] == [
+    assert [str(key) for key in data_schema(result).schema] == [
         "scan_interval",
         "history_days",
     ]

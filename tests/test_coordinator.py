@@ -22,7 +22,15 @@ from tests.simulator.inexogy import (
 )
 from tests.simulator.ready import Fault as ReadyFault
 
-from .conftest import Cloud, Inexogy, add_inexogy_entry, our_records, poll, state
+from .conftest import (
+    Cloud,
+    Inexogy,
+    add_inexogy_entry,
+    entry_state,
+    our_records,
+    poll,
+    state,
+)
 
 POWER = "sensor.electricity_meter_3456_power"
 IMPORT = "sensor.electricity_meter_3456_energy_import"
@@ -228,7 +236,7 @@ async def test_setup_retries_while_the_cloud_is_down(
     assert entry.state is ConfigEntryState.SETUP_RETRY
     inexogy.sim.fault = Fault.NONE
     await poll(hass, freezer, 120)
-    assert entry.state is ConfigEntryState.LOADED
+    assert entry_state(entry) is ConfigEntryState.LOADED
 
 
 async def test_setup_with_a_revoked_token_asks_to_sign_in(

@@ -37,7 +37,15 @@ from tests.simulator.inexogy import (
     demo_meters,
 )
 
-from .conftest import HISTORY_DAYS, Cloud, Inexogy, Ready, add_ready_entry, settle
+from .conftest import (
+    HISTORY_DAYS,
+    Cloud,
+    Inexogy,
+    Ready,
+    add_ready_entry,
+    settle,
+    state,
+)
 
 NEW_POWER = "sensor.electricity_meter_5678_power"  # the inactive meter's serial
 NEW_IMPORT = "sensor.electricity_meter_5678_energy_import"
@@ -88,10 +96,12 @@ async def test_devices_name_maker_and_model_readably(
 ) -> None:
     """The makers and models of both clouds read as their makers write them."""
 
-    def shown(entry: ConfigEntry, provider: str, meter: str) -> tuple[str, str | None]:
+    def shown(
+        entry: ConfigEntry, provider: str, meter: str
+    ) -> tuple[str | None, str | None]:
         found = device(device_registry, entry, provider, meter)
         assert found is not None, meter
-        return found.manufacturer, found.model  # type: ignore[return-value]
+        return found.manufacturer, found.model
 
     # Their types (EASYMETER, ESY, ELSTER) name the maker again: no model.
     assert shown(inexogy_entry, "inexogy", ELECTRICITY_METER_ID) == ("EasyMeter", None)
@@ -122,7 +132,7 @@ async def test_meter_starting_to_measure_appears(
 
     await later(hass, freezer, HOUR)
     assert device(device_registry, inexogy_entry, "inexogy", INACTIVE_METER_ID)
-    assert float(hass.states.get(NEW_IMPORT).state) > 1000  # type: ignore[union-attr]
+    assert float(state(hass, NEW_IMPORT)) > 1000
     assert hass.states.get(NEW_POWER) is not None
     assert inexogy_entry.runtime_data is runtime  # no reload
     assert f"Meter {INACTIVE_METER_ID} joined the account" in caplog.text
@@ -144,7 +154,7 @@ async def test_meter_leaving_takes_its_device(
     for _ in range(2):
         await later(hass, freezer, HOUR)
         assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
-        assert hass.states.get(GAS).state == "unavailable"  # type: ignore[union-attr]
+        assert state(hass, GAS) == "unavailable"
     await later(hass, freezer, HOUR)
     assert not device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
     assert not entity_registry.async_get_entity_id("sensor", DOMAIN, gas_unique_id)
@@ -184,7 +194,7 @@ async def test_an_empty_list_deletes_nothing(
         er.async_entries_for_config_entry(entity_registry, inexogy_entry.entry_id)
         == entities
     )
-    assert hass.states.get(GAS).state != "unavailable"  # type: ignore[union-attr]
+    assert state(hass, GAS) != "unavailable"
     # Nor does one at setup.
     inexogy.sim.list_fault = Fault.EMPTY_LIST
     await hass.config_entries.async_reload(inexogy_entry.entry_id)
@@ -210,7 +220,7 @@ async def test_listing_failure_keeps_the_meters(
     # Asked again at the next poll, not an hour later.
     await later(hass, freezer, timedelta(seconds=30))
     assert inexogy.sim.request_count("/meters") == listed + 2
-    assert hass.states.get(GAS).state != "unavailable"  # type: ignore[union-attr]
+    assert state(hass, GAS) != "unavailable"
 
 
 async def test_chosen_meters_stay_chosen(

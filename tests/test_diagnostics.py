@@ -6,9 +6,6 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.components.diagnostics import (
-    get_diagnostics_for_config_entry,
-)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
@@ -20,7 +17,7 @@ from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_R
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD
 
-from .conftest import Cloud, Inexogy, Ready, settle
+from .conftest import Cloud, Inexogy, Ready, entry_diagnostics, settle
 
 
 @pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
@@ -33,9 +30,7 @@ async def test_diagnostics_are_redacted(
     snapshot: SnapshotAssertion,
 ) -> None:
     assert await async_setup_component(hass, "diagnostics", {})
-    diagnostics = await get_diagnostics_for_config_entry(
-        hass, hass_client, inexogy_entry
-    )
+    diagnostics = await entry_diagnostics(hass, hass_client, inexogy_entry)
     text = json.dumps(diagnostics)
     public = {"provider", "base_url", "history_start"}
     secrets = [DEMO_EMAIL, DEMO_PASSWORD]
@@ -72,7 +67,7 @@ async def test_ready_diagnostics_show_payload_shapes(
     await ready.sim.push_readings()
     await ready.sim.push_alarms(ready_sim.WATER_METER_ID, ready_sim.LEAK)
     await settle(hass, ready)
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, ready_entry)
+    diagnostics = await entry_diagnostics(hass, hass_client, ready_entry)
     text = json.dumps(diagnostics)
     secrets = [
         ready_sim.DEMO_CLIENT_SECRET,
@@ -127,7 +122,7 @@ async def test_unknown_fields_of_a_meter_record_are_redacted(
         record = meter.data
     entry = await cloud.add_entry()
     assert await async_setup_component(hass, "diagnostics", {})
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    diagnostics = await entry_diagnostics(hass, hass_client, entry)
     text = json.dumps(diagnostics)
     for value in ("Jane Doe", "jane.doe@example.org", "55.67594", "under the mat"):
         assert value not in text

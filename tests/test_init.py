@@ -12,7 +12,7 @@ from custom_components.smart_meter_cloud.providers.inexogy import (
 from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_READY
 from tests.simulator.inexogy import INACTIVE_METER_ID, Fault
 
-from .conftest import Cloud, Inexogy
+from .conftest import Cloud, Inexogy, entry_state, state
 
 # Meters the demo accounts list that have not measured yet.
 INACTIVE = {PROVIDER_INEXOGY: {INACTIVE_METER_ID}, PROVIDER_READY: set()}
@@ -29,21 +29,19 @@ async def test_setup_and_unload(
     measuring = {m.meter_id for m in cloud.sim.meters} - INACTIVE[cloud.provider]
     assert ids == {f"{cloud.provider}_{meter_id}" for meter_id in measuring}
     assert await hass.config_entries.async_unload(cloud_entry.entry_id)
-    assert cloud_entry.state is ConfigEntryState.NOT_LOADED
+    assert entry_state(cloud_entry) is ConfigEntryState.NOT_LOADED
     entities = er.async_entries_for_config_entry(
         er.async_get(hass), cloud_entry.entry_id
     )
     assert entities
     assert all(
-        hass.states.get(e.entity_id).state == "unavailable"
-        for e in entities
-        if not e.disabled
+        state(hass, e.entity_id) == "unavailable" for e in entities if not e.disabled
     )
     assert hass.config_entries.async_entries(DOMAIN) == [cloud_entry]
 
 
 @pytest.mark.parametrize(
-    ("fault", "state", "key"),
+    ("fault", "expected", "key"),
     [
         (Fault.SERVER_ERROR, ConfigEntryState.SETUP_RETRY, "cannot_connect"),
         (Fault.RATE_LIMITED, ConfigEntryState.SETUP_RETRY, "rate_limited"),
@@ -55,7 +53,7 @@ async def test_setup_failure_tells_why(
     inexogy: Inexogy,
     inexogy_entry: ConfigEntry,
     fault: Fault | None,
-    state: ConfigEntryState,
+    expected: ConfigEntryState,
     key: str,
 ) -> None:
     await hass.config_entries.async_unload(inexogy_entry.entry_id)
@@ -64,6 +62,6 @@ async def test_setup_failure_tells_why(
     else:
         inexogy.sim.fault = fault
     await hass.config_entries.async_setup(inexogy_entry.entry_id)
-    assert inexogy_entry.state is state
+    assert inexogy_entry.state is expected
     assert inexogy_entry.error_reason_translation_domain == DOMAIN
     assert inexogy_entry.error_reason_translation_key == key

@@ -27,7 +27,7 @@ import pytest
 
 from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator import Answer, HistoryWindow, ready as ready_sim
-from tests.simulator.inexogy import DEMO_PASSWORD, Fault
+from tests.simulator.inexogy import DEMO_PASSWORD, Fault, SimMeter
 from tests.simulator.ready import Fault as ReadyFault
 
 from .conftest import (
@@ -215,7 +215,12 @@ def inexogy_statistics(inexogy: Inexogy) -> dict[str, Callable[[datetime], float
         fields = {"volume": ("volume", 1e3)} if "volume" in meter.fields else {}
         for field_name, (quantity, scale) in (fields or INEXOGY_TOTALS).items():
 
-            def total(at: datetime, m=meter, f=field_name, s=scale) -> float:
+            def total(
+                at: datetime,
+                m: SimMeter = meter,
+                f: str = field_name,
+                s: float = scale,
+            ) -> float:
                 return m.values_at(int(at.timestamp()) * 1000, False)[f] / s
 
             found[f"{DOMAIN}:inexogy_{meter.meter_id}_{quantity}"] = total

@@ -105,6 +105,12 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
+def _text(constant: ast.Constant) -> str:
+    """A constant that must be a string, as every translation key is."""
+    assert isinstance(constant.value, str), ast.unparse(constant)
+    return constant.value
+
+
 def _class(tree: ast.Module, name: str) -> ast.ClassDef:
     return next(
         node
@@ -455,7 +461,7 @@ def test_config_flow_is_translated() -> None:
         for node in ast.walk(cls):
             if isinstance(node, ast.Dict):
                 found |= {
-                    v.value
+                    _text(v)
                     for k, v in zip(node.keys, node.values, strict=True)
                     if isinstance(v, ast.Constant)
                     and (
@@ -469,13 +475,13 @@ def test_config_flow_is_translated() -> None:
                 and _name(node.targets[0].value) == "errors"
                 and isinstance(node.value, ast.Constant)
             ):
-                found.add(node.value.value)
+                found.add(_text(node.value))
         return found
 
     def form_errors(module: Any) -> set[str]:
         """The keys of the FormErrors a cloud's validation raises."""
         return {
-            node.args[1].value
+            _text(node.args[1])
             for node in ast.walk(_tree(module))
             if isinstance(node, ast.Call)
             and _name(node.func) == "FormError"
@@ -621,7 +627,7 @@ async def test_services_yaml_matches_the_registered_actions(
     assert set(EN["services"]) == set(described)
     assert set(icons["services"]) == set(described)
     for name, action in registered.items():
-        assert action.schema is not None
+        assert isinstance(action.schema, vol.Schema), name
         fields = {
             str(key): isinstance(key, vol.Required) for key in action.schema.schema
         }
@@ -777,13 +783,14 @@ def test_the_clients_know_nothing_of_home_assistant() -> None:
         depth = len(path.relative_to(api).parts)
         tree = ast.parse(path.read_text("utf-8"))
         for node in ast.walk(tree):
-            modules: list[str] = []
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
                 # `from .. import x` in api/ reaches the Home Assistant side.
                 assert node.level <= depth, f"{path.name}:{node.lineno}"
                 modules = [node.module or ""]
+            else:
+                continue
             for module in modules:
                 assert not module.startswith("homeassistant"), (
                     f"{path.name}:{node.lineno}"

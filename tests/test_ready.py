@@ -14,7 +14,11 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlowContext,
+)
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -29,6 +33,7 @@ from tests.simulator import ready as sim
 from .conftest import (
     Ready,
     add_ready_entry,
+    data_schema,
     open_sections,
     our_records,
     settle,
@@ -134,8 +139,8 @@ async def test_flow_errors_then_recovery(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == error
     # Everything typed comes back, secrets and the unfolded addresses too.
-    assert suggested_values(result["data_schema"]) == user_input
-    assert open_sections(result["data_schema"]) == {"advanced"}
+    assert suggested_values(data_schema(result)) == user_input
+    assert open_sections(data_schema(result)) == {"advanced"}
     result = await hass.config_entries.flow.async_configure(flow_id, ready.user_input())
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await settle(hass, ready)
@@ -150,8 +155,8 @@ async def test_custom_region_without_address_opens_advanced(
     del user_input["advanced"]
     result = await hass.config_entries.flow.async_configure(flow_id, user_input)
     assert result["errors"] == {"advanced": "base_url_required"}
-    assert suggested_values(result["data_schema"]) == user_input | {"advanced": {}}
-    assert open_sections(result["data_schema"]) == {"advanced"}
+    assert suggested_values(data_schema(result)) == user_input | {"advanced": {}}
+    assert open_sections(data_schema(result)) == {"advanced"}
 
 
 async def test_flow_server_error_and_no_meters(
@@ -197,7 +202,7 @@ async def test_reauth_on_invalid_client(
         {"client_secret": "still-wrong", "api_key": sim.DEMO_API_KEY},
     )
     assert result["errors"] == {"base": "invalid_client"}
-    assert suggested_values(result["data_schema"]) == {
+    assert suggested_values(data_schema(result)) == {
         "client_secret": "still-wrong",
         "api_key": sim.DEMO_API_KEY,
     }
@@ -219,24 +224,27 @@ async def test_reauth_on_invalid_client(
 async def test_reconfigure_keeps_the_tenant(
     hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
 ) -> None:
-    context = {"source": "reconfigure", "entry_id": ready_entry.entry_id}
+    context: ConfigFlowContext = {
+        "source": "reconfigure",
+        "entry_id": ready_entry.entry_id,
+    }
     result = await hass.config_entries.flow.async_init(DOMAIN, context=context)
     assert result["step_id"] == "reconfigure_kamstrup_ready"
     # The stored tenant is filled in, its secrets are not sent to the browser.
-    assert suggested_values(result["data_schema"]) == {
+    assert suggested_values(data_schema(result)) == {
         "region": "custom",
         "tenant_id": sim.DEMO_TENANT_ID,
         "client_id": sim.DEMO_CLIENT_ID,
         "advanced": {"base_url": ready.url, "token_url": ready.sim.token_url},
     }
-    assert open_sections(result["data_schema"]) == {"advanced"}
+    assert open_sections(data_schema(result)) == {"advanced"}
     # A mistake keeps what was typed, the new secrets too.
     user_input = ready.user_input(client_secret="mistyped-secret")
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], user_input
     )
     assert result["errors"] == {"base": "invalid_client"}
-    assert suggested_values(result["data_schema"]) == user_input
+    assert suggested_values(data_schema(result)) == user_input
     hass.config_entries.flow.async_abort(result["flow_id"])
 
     result = await hass.config_entries.flow.async_init(DOMAIN, context=context)
@@ -618,12 +626,17 @@ async def test_cloudhooks_when_home_assistant_cloud_is_active(
     # Signed in to Home Assistant Cloud only after the integration was set up.
     active = False
     listeners: list[Callable[[object], None]] = []
+
+    def listen(
+        hass: HomeAssistant, target: Callable[[object], None]
+    ) -> Callable[[], None]:
+        listeners.append(target)
+        return lambda: None
+
     cloud = types.ModuleType("homeassistant.components.cloud")
     cloud.async_active_subscription = lambda hass: active  # type: ignore[attr-defined]
     cloud.async_get_or_create_cloudhook = get_or_create  # type: ignore[attr-defined]
-    cloud.async_listen_connection_change = (  # type: ignore[attr-defined]
-        lambda hass, target: listeners.append(target) or (lambda: None)
-    )
+    cloud.async_listen_connection_change = listen  # type: ignore[attr-defined]
     await hass.config.async_update(external_url=None)
     hass.config.components.add("cloud")
     with patch.dict(sys.modules, {"homeassistant.components.cloud": cloud}):

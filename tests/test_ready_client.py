@@ -70,17 +70,14 @@ def test_push_signature_known_answer() -> None:
 
 
 def test_alarm_tables_differ_per_meter_type() -> None:
-    assert decode_alarms(Medium.WATER, 4) == {Alarm.LEAK}
-    assert decode_alarms(Medium.HEAT, 4) == {Alarm.EXTERNAL_ALARM}
-    assert decode_alarms(Medium.WATER, 0b10_0010_1000) == {
-        Alarm.BURST,
-        Alarm.LOW_BATTERY,
-        Alarm.NO_CONSUMPTION,
-    }
-    assert decode_alarms(Medium.HEAT, 4096 | 128) == {
-        Alarm.LEAK_INPUT_A,
-        Alarm.INVALID_TEMPERATURE_DIFFERENCE,
-    }
+    assert decode_alarms(Medium.WATER, 4) == frozenset({Alarm.LEAK})
+    assert decode_alarms(Medium.HEAT, 4) == frozenset({Alarm.EXTERNAL_ALARM})
+    assert decode_alarms(Medium.WATER, 0b10_0010_1000) == frozenset(
+        {Alarm.BURST, Alarm.LOW_BATTERY, Alarm.NO_CONSUMPTION}
+    )
+    assert decode_alarms(Medium.HEAT, 4096 | 128) == frozenset(
+        {Alarm.LEAK_INPUT_A, Alarm.INVALID_TEMPERATURE_DIFFERENCE}
+    )
     assert decode_alarms(Medium.ELECTRICITY, 4) is None
 
 
@@ -131,7 +128,7 @@ async def test_an_info_code_of_true_or_minus_one_raises_no_alarm(ready: Ready) -
     assert isinstance(push, AlarmsPush)
     # Only the heat meter's alarm is one.
     assert [(m, a, c) for m, _, a, c in push.alarms] == [
-        (sim.HEAT_METER_ID, {Alarm.LEAK_INPUT_A}, 4096)
+        (sim.HEAT_METER_ID, frozenset({Alarm.LEAK_INPUT_A}), 4096)
     ]
 
 

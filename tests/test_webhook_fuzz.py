@@ -32,6 +32,7 @@ from .conftest import (
     assert_consistent,
     assert_hourly,
     settle,
+    state,
     statistic_rows,
 )
 
@@ -496,7 +497,7 @@ async def test_duplicated_and_out_of_order_pushes_apply_once(
 
     water = model.latest[sim.WATER_METER_ID]
     volume = webhooks.ready.sim.reading(sim.WATER_METER_ID, water)["registers"][0]
-    assert float(hass.states.get(WATER_VOLUME).state) == pytest.approx(volume["value"])
+    assert float(state(hass, WATER_VOLUME)) == pytest.approx(volume["value"])
     for key, meter in zip(STATISTICS, METERS[:2], strict=True):
         rows = await statistic_rows(hass, key)
         assert_hourly(rows)

@@ -9,7 +9,7 @@ against none of them; what is measured here is the event loop's thread.
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 import json
 import logging
@@ -112,7 +112,7 @@ class Side:
     enabled: int = 0
     failed: int = 0
 
-    def median(self, values: list[float]) -> float:
+    def median(self, values: Sequence[float]) -> float:
         return statistics.median(values)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import shlex
 from typing import Any
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; playwright's own browsers are not used
@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 TIMEOUT_MS = 30_000  # for every wait unless a step says otherwise
 # For what takes Home Assistant long on a busy machine: the first start of a
 # configuration flow (it loads the integration), a flow's last step.
