@@ -39,7 +39,7 @@ def example(monkeypatch: pytest.MonkeyPatch, socket_enabled: None) -> ModuleType
 
 
 async def test_a_third_cloud_needs_only_its_provider_module(
-    hass: HomeAssistant, example: ModuleType
+    hass: HomeAssistant, example: ModuleType, history_days: int
 ) -> None:
     flow = hass.config_entries.flow
     result = await flow.async_init(DOMAIN, context={"source": SOURCE_USER})
@@ -62,7 +62,7 @@ async def test_a_third_cloud_needs_only_its_provider_module(
     assert state is not None
     assert float(state.state) == pytest.approx(total_at(dt_util.utcnow()), abs=1)
     rows = await statistic_rows(hass, f"{DOMAIN}:example_meter_1_energy_import")
-    assert len(rows) >= 30 * 24
+    assert len(rows) >= history_days * 24
     assert_hourly(rows)
     assert rows[-1]["sum"] - rows[0]["sum"] == pytest.approx(len(rows) - 1)
 
