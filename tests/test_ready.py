@@ -31,6 +31,7 @@ from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator import ready as sim
 
 from .conftest import (
+    HALF_PAST,
     Ready,
     add_ready_entry,
     data_schema,
@@ -44,9 +45,6 @@ from .conftest import (
 WATER_VOLUME = "sensor.water_meter_4567_water_volume"
 HEAT_ENERGY = "sensor.heat_meter_4501_heat_energy"
 LEAK = "binary_sensor.water_meter_4567_leak"
-# Tests that push fix the clock at half past: the latest hourly reading is
-# half an hour old, and the next poll is half an hour away.
-HALF_PAST = "2026-11-23T12:30:00+00:00"
 NEXT_HOUR = datetime(2026, 11, 23, 13, tzinfo=UTC)
 
 

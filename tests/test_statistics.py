@@ -29,6 +29,11 @@ from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, GAS_METER_ID, Fault
 
 from .conftest import (
+    HALF_PAST,
+    IMPORT_ID,
+    T0,
+    WATER_ID,
+    H,
     Inexogy,
     Ready,
     SecretWatch,
@@ -48,13 +53,7 @@ from .conftest import (
     statistic_rows,
 )
 
-H = timedelta(hours=1)
-T0 = datetime(2026, 11, 23, tzinfo=UTC)
-IMPORT_ID = f"{DOMAIN}:inexogy_{ELECTRICITY_METER_ID}_energy_import"
 GAS_ID = f"{DOMAIN}:inexogy_{GAS_METER_ID}_volume"
-WATER_ID = (
-    f"{DOMAIN}:kamstrup_ready_{ready_sim.WATER_METER_ID.replace('-', '_')}_volume"
-)
 
 
 # --- the pure part -----------------------------------------------------------------
@@ -259,7 +258,7 @@ async def test_import_history_action(
     assert missing.value.translation_key == "service_config_entry_not_found"
 
 
-@pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+@pytest.mark.freeze_time(HALF_PAST)
 async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     hass: HomeAssistant,
     ready: Ready,
