@@ -323,6 +323,22 @@ async def statistic_rows(
     return found.get(statistic_id, [])  # type: ignore[return-value]
 
 
+async def import_history(
+    hass: HomeAssistant, entry_id: str, start: datetime, end: datetime
+) -> None:
+    """Ask the `import_history` action for an entry's hours from start to end."""
+    await hass.services.async_call(
+        DOMAIN,
+        "import_history",
+        {
+            "config_entry_id": entry_id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        },
+        blocking=True,
+    )
+
+
 def assert_hourly(rows: list[dict[str, float]]) -> None:
     """One row per hour, no gap, no duplicate, never negative."""
     starts = [row["start"] for row in rows]

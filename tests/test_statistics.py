@@ -42,6 +42,7 @@ from .conftest import (
     assert_consistent,
     assert_hourly,
     assert_statistics_complete,
+    import_history,
     our_records,
     poll,
     ready_statistics,
@@ -215,16 +216,7 @@ async def test_import_history_action(
 ) -> None:
     before = await statistic_rows(hass, IMPORT_ID)
     end = datetime(2026, 11, 22, tzinfo=UTC)
-    await hass.services.async_call(
-        DOMAIN,
-        "import_history",
-        {
-            "config_entry_id": inexogy_entry.entry_id,
-            "start": (end - timedelta(days=2)).isoformat(),
-            "end": end.isoformat(),
-        },
-        blocking=True,
-    )
+    await import_history(hass, inexogy_entry.entry_id, end - timedelta(days=2), end)
     after = await statistic_rows(hass, IMPORT_ID)
     assert [r["start"] for r in after] == [r["start"] for r in before]
     for old, new in zip(before, after, strict=True):
@@ -237,16 +229,7 @@ async def test_import_history_action(
         (end - timedelta(days=4000), end),  # beyond three years
     ):
         with pytest.raises(ServiceValidationError) as bad:
-            await hass.services.async_call(
-                DOMAIN,
-                "import_history",
-                {
-                    "config_entry_id": inexogy_entry.entry_id,
-                    "start": start.isoformat(),
-                    "end": stop.isoformat(),
-                },
-                blocking=True,
-            )
+            await import_history(hass, inexogy_entry.entry_id, start, stop)
         assert bad.value.translation_key == "invalid_range"
     with pytest.raises(ServiceValidationError) as missing:
         await hass.services.async_call(
@@ -417,16 +400,7 @@ def _assert_same_hours(
 async def _import_history(
     hass: HomeAssistant, entry: ConfigEntry, start: datetime, end: datetime
 ) -> None:
-    await hass.services.async_call(
-        DOMAIN,
-        "import_history",
-        {
-            "config_entry_id": entry.entry_id,
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-        },
-        blocking=True,
-    )
+    await import_history(hass, entry.entry_id, start, end)
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
