@@ -632,6 +632,19 @@ async def settle(hass: HomeAssistant, ready: Ready) -> None:
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
+async def push_next_hour(
+    hass: HomeAssistant, ready: Ready, freezer: FrozenDateTimeFactory
+) -> str:
+    """From half past, on to ten past the next hour, whose readings READY pushes.
+
+    Returns the push's delivery id, once Home Assistant has taken the push.
+    """
+    freezer.tick(timedelta(minutes=40))
+    delivery = await ready.sim.push_readings()
+    await settle(hass, ready)
+    return delivery
+
+
 # READY register -> the statistic it becomes, and its units in kWh or m³.
 READY_TOTALS = {
     "Volume": "volume",

@@ -45,6 +45,7 @@ from .conftest import (
     import_history,
     our_records,
     poll,
+    push_next_hour,
     ready_statistics,
     restarted,
     serve_webhooks,
@@ -254,9 +255,7 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     asked = ready.sim.request_count(
         f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings"
     )
-    freezer.tick(timedelta(minutes=40))
-    await ready.sim.push_readings()
-    await settle(hass, ready)
+    await push_next_hour(hass, ready, freezer)
     rows = await statistic_rows(hass, WATER_ID)
     assert len(rows) == history_days * 24 + 1
     assert (
