@@ -10,7 +10,7 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache, partial
 import itertools
 import json
@@ -66,7 +66,12 @@ from custom_components.smart_meter_cloud.providers.inexogy import (
 )
 from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_READY
 from tests.simulator import ready as ready_sim
-from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD, InexogySimulator
+from tests.simulator.inexogy import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    ELECTRICITY_METER_ID,
+    InexogySimulator,
+)
 
 # Loggers whose every line, debug included, is searched for secrets.
 WATCHED_LOGGERS = ("custom_components.smart_meter_cloud", "oauthlib", "aiohttp")
@@ -233,6 +238,22 @@ logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 # Ten seconds past a whole hour: polls in a test do not cross into the next.
 FROZEN_AT = "2026-11-23T12:00:10+00:00"
+# Tests that push fix the clock at half past: the latest hourly reading is
+# half an hour old, and the next poll is half an hour away.
+HALF_PAST = "2026-11-23T12:30:00+00:00"
+# The frozen day's first hour, and an hour, to name the hours of a history.
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def ready_statistic_id(meter_id: str, quantity: str) -> str:
+    """The statistic a READY meter's total of a quantity becomes."""
+    return f"{DOMAIN}:kamstrup_ready_{meter_id.replace('-', '_')}_{quantity}"
+
+
+# The inexogy electricity meter's imported energy and READY's water volume.
+IMPORT_ID = f"{DOMAIN}:inexogy_{ELECTRICITY_METER_ID}_energy_import"
+WATER_ID = ready_statistic_id(ready_sim.WATER_METER_ID, "volume")
 
 
 async def poll(
@@ -300,6 +321,22 @@ async def statistic_rows(
     # Home Assistant's row type allows for every column, each maybe None;
     # these hold the start, state and sum asked for (a None fails where used).
     return found.get(statistic_id, [])  # type: ignore[return-value]
+
+
+async def import_history(
+    hass: HomeAssistant, entry_id: str, start: datetime, end: datetime
+) -> None:
+    """Ask the `import_history` action for an entry's hours from start to end."""
+    await hass.services.async_call(
+        DOMAIN,
+        "import_history",
+        {
+            "config_entry_id": entry_id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        },
+        blocking=True,
+    )
 
 
 def assert_hourly(rows: list[dict[str, float]]) -> None:
@@ -595,6 +632,19 @@ async def settle(hass: HomeAssistant, ready: Ready) -> None:
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
+async def push_next_hour(
+    hass: HomeAssistant, ready: Ready, freezer: FrozenDateTimeFactory
+) -> str:
+    """From half past, on to ten past the next hour, whose readings READY pushes.
+
+    Returns the push's delivery id, once Home Assistant has taken the push.
+    """
+    freezer.tick(timedelta(minutes=40))
+    delivery = await ready.sim.push_readings()
+    await settle(hass, ready)
+    return delivery
+
+
 # READY register -> the statistic it becomes, and its units in kWh or m³.
 READY_TOTALS = {
     "Volume": "volume",
@@ -620,8 +670,7 @@ def ready_statistics(ready: Ready) -> dict[str, Callable[[datetime], float]]:
             def total(at: datetime, r: ready_sim.Register = register) -> float:
                 return r.value(at.timestamp()) * READY_UNITS[r.unit]
 
-            key = meter.meter_id.replace("-", "_")
-            found[f"{DOMAIN}:kamstrup_ready_{key}_{quantity}"] = total
+            found[ready_statistic_id(meter.meter_id, quantity)] = total
     return found
 
 

@@ -24,6 +24,11 @@ from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, Fault
 
 from .conftest import (
+    HALF_PAST,
+    IMPORT_ID,
+    T0,
+    WATER_ID,
+    H,
     Inexogy,
     Ready,
     assert_changes_add_up,
@@ -31,22 +36,16 @@ from .conftest import (
     assert_hourly,
     our_records,
     poll,
+    ready_statistic_id,
     settle,
     state,
     statistic_rows,
 )
 from .test_ready import webhook_post
 
-H = timedelta(hours=1)
-T0 = datetime(2026, 11, 23, tzinfo=UTC)
-HALF_PAST = "2026-11-23T12:30:00+00:00"
 ENERGY = "sensor.electricity_meter_3456_energy_import"
 POWER = "sensor.electricity_meter_3456_power"
 LEAK = "binary_sensor.water_meter_4567_leak"
-WATER_ID = (
-    f"{DOMAIN}:kamstrup_ready_{ready_sim.WATER_METER_ID.replace('-', '_')}_volume"
-)
-IMPORT_ID = f"{DOMAIN}:inexogy_{ELECTRICITY_METER_ID}_energy_import"
 
 
 def _push(ready: Ready, readings: list[dict[str, Any]], delivery_id: str) -> bytes:
@@ -248,7 +247,7 @@ async def test_a_dip_of_one_watt_hour_is_no_reset(
 ) -> None:
     """The electricity meter's totals at 13:00 and 14:00 come just below noon's."""
     meter = ready_sim.ELECTRICITY_METER_ID
-    key = f"{DOMAIN}:kamstrup_ready_{meter.replace('-', '_')}_energy_import"
+    key = ready_statistic_id(meter, "energy_import")
     before = await statistic_rows(hass, key)
 
     def energy(reading: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_R
 from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import DEMO_EMAIL, DEMO_PASSWORD
 
-from .conftest import Cloud, Inexogy, Ready, entry_diagnostics, settle
+from .conftest import HALF_PAST, Cloud, Inexogy, Ready, entry_diagnostics, settle
 
 
 @pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
@@ -55,7 +55,7 @@ async def test_diagnostics_are_redacted(
     )
 
 
-@pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+@pytest.mark.freeze_time(HALF_PAST)
 @pytest.mark.history_days(30)  # the snapshot's history_start
 async def test_ready_diagnostics_show_payload_shapes(
     hass: HomeAssistant,
@@ -100,7 +100,7 @@ async def test_ready_diagnostics_show_payload_shapes(
 SHOWN = {PROVIDER_INEXOGY: "measurementType", PROVIDER_READY: "meterType"}
 
 
-@pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+@pytest.mark.freeze_time(HALF_PAST)
 async def test_unknown_fields_of_a_meter_record_are_redacted(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,

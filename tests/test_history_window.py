@@ -7,17 +7,19 @@ missing, and a poll otherwise costs one latest reading per active meter.
 """
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator import HistoryWindow, ready as ready_sim
-from tests.simulator.inexogy import ELECTRICITY_METER_ID
 
 from .conftest import (
+    HALF_PAST,
+    IMPORT_ID,
+    WATER_ID,
+    H,
     Inexogy,
     Ready,
     add_inexogy_entry,
@@ -28,12 +30,7 @@ from .conftest import (
     statistic_rows,
 )
 
-H = timedelta(hours=1)
 SETUP = datetime(2026, 11, 23, 12, 0, 10, tzinfo=UTC)
-IMPORT_ID = f"{DOMAIN}:inexogy_{ELECTRICITY_METER_ID}_energy_import"
-WATER_ID = (
-    f"{DOMAIN}:kamstrup_ready_{ready_sim.WATER_METER_ID.replace('-', '_')}_volume"
-)
 WINDOWS = {
     "to inclusive": (HistoryWindow(), 0),
     "to exclusive": (HistoryWindow(to_exclusive=True), 0),
@@ -92,7 +89,7 @@ async def test_inexogy_asks_for_history_at_most_hourly(
     assert newest - (behind + 1) * H <= end <= newest
 
 
-@pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+@pytest.mark.freeze_time(HALF_PAST)
 @pytest.mark.parametrize(("window", "behind"), WINDOWS.values(), ids=WINDOWS.keys())
 async def test_ready_asks_for_history_at_most_hourly(
     hass: HomeAssistant,

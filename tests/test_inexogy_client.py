@@ -56,6 +56,13 @@ def _meters(*meter_ids: str) -> list[Meter]:
     ]
 
 
+async def _assert_only_gas_fails(client: InexogyClient, error: type[Exception]) -> None:
+    """Asked for both meters' latest readings: the gas meter's is the error."""
+    latest = await client.latest_readings(_meters(ELECTRICITY_METER_ID, GAS_METER_ID))
+    assert isinstance(latest[GAS_METER_ID], error)
+    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+
+
 @pytest.fixture
 async def client(inexogy: Inexogy) -> AsyncIterator[InexogyClient]:
     async with aiohttp.ClientSession() as session:
@@ -168,9 +175,7 @@ async def test_data_answered_by_something_else_cannot_connect(
     client: InexogyClient, inexogy: Inexogy, fault: Fault
 ) -> None:
     inexogy.sim.meter_faults[GAS_METER_ID] = fault
-    latest = await client.latest_readings(_meters(ELECTRICITY_METER_ID, GAS_METER_ID))
-    assert isinstance(latest[GAS_METER_ID], CannotConnectError)
-    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+    await _assert_only_gas_fails(client, CannotConnectError)
     inexogy.sim.fault = fault
     with pytest.raises(CannotConnectError):
         await client.meters()
@@ -265,9 +270,7 @@ async def test_numbers_json_has_not_make_the_answer_invalid(
     """As Home Assistant's own JSON parser: only the meter concerned fails."""
     inexogy.sim.non_finite = number
     inexogy.sim.meter_faults[GAS_METER_ID] = Fault.NON_FINITE
-    latest = await client.latest_readings(_meters(ELECTRICITY_METER_ID, GAS_METER_ID))
-    assert isinstance(latest[GAS_METER_ID], InvalidResponseError)
-    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+    await _assert_only_gas_fails(client, InvalidResponseError)
     with pytest.raises(InvalidResponseError):
         await client.readings(GAS_METER_ID, NOW - timedelta(hours=3), NOW)
 
@@ -293,9 +296,7 @@ async def test_a_reading_of_the_wrong_shape_fails_only_its_meter(
 ) -> None:
     inexogy.sim.wrong_shape = shape
     inexogy.sim.meter_faults[GAS_METER_ID] = Fault.WRONG_SHAPE
-    latest = await client.latest_readings(_meters(ELECTRICITY_METER_ID, GAS_METER_ID))
-    assert isinstance(latest[GAS_METER_ID], InvalidResponseError)
-    assert isinstance(latest[ELECTRICITY_METER_ID], Reading)
+    await _assert_only_gas_fails(client, InvalidResponseError)
 
 
 @pytest.mark.parametrize("data", [None, [], "reading", {"time": 0}, {"values": {}}])

@@ -12,9 +12,8 @@ from custom_components.smart_meter_cloud.diagnostics import (
 from custom_components.smart_meter_cloud.migrations import async_rename_ids
 from tests.simulator.inexogy import ELECTRICITY_METER_ID
 
-from .conftest import Inexogy, statistic_rows
+from .conftest import IMPORT_ID, Inexogy, statistic_rows
 
-IMPORT_ID = f"{DOMAIN}:inexogy_{ELECTRICITY_METER_ID}_energy_import"
 RENAMED_ID = f"{DOMAIN}:inexogy_v2_{ELECTRICITY_METER_ID}_energy_import"
 
 

@@ -31,11 +31,13 @@ from custom_components.smart_meter_cloud.const import DOMAIN
 from tests.simulator import ready as sim
 
 from .conftest import (
+    HALF_PAST,
     Ready,
     add_ready_entry,
     data_schema,
     open_sections,
     our_records,
+    push_next_hour,
     settle,
     state,
     suggested_values,
@@ -44,9 +46,6 @@ from .conftest import (
 WATER_VOLUME = "sensor.water_meter_4567_water_volume"
 HEAT_ENERGY = "sensor.heat_meter_4501_heat_energy"
 LEAK = "binary_sensor.water_meter_4567_leak"
-# Tests that push fix the clock at half past: the latest hourly reading is
-# half an hour old, and the next poll is half an hour away.
-HALF_PAST = "2026-11-23T12:30:00+00:00"
 NEXT_HOUR = datetime(2026, 11, 23, 13, tzinfo=UTC)
 
 
@@ -296,9 +295,7 @@ async def test_heat_sensor_fault_hides_temperatures(
     forward = "sensor.heat_meter_4501_forward_temperature"
     assert float(state(hass, forward)) > 0
     ready.sim.set_sensor_fault(sim.HEAT_METER_ID)
-    freezer.tick(timedelta(minutes=40))
-    await ready.sim.push_readings()
-    await settle(hass, ready)
+    await push_next_hour(hass, ready, freezer)
     assert state(hass, forward) == "unknown"
     assert state(hass, HEAT_ENERGY) not in ("unknown", STATE_UNAVAILABLE)
 
@@ -315,9 +312,7 @@ async def test_push_changes_states(
 ) -> None:
     before = float(state(hass, WATER_VOLUME))
     polls = ready.sim.request_count("/api/v1/readings/latest")
-    freezer.tick(timedelta(minutes=40))
-    await ready.sim.push_readings()
-    await settle(hass, ready)
+    await push_next_hour(hass, ready, freezer)
     assert float(state(hass, WATER_VOLUME)) > before
     # The push, not a poll, brought it.
     assert ready.sim.request_count("/api/v1/readings/latest") == polls
@@ -385,9 +380,7 @@ async def test_redelivery_after_a_failed_answer(
 ) -> None:
     before = state(hass, WATER_VOLUME)
     ready.sim.api_key = "a-key-we-do-not-know"  # our answer is 401
-    freezer.tick(timedelta(minutes=40))
-    delivery = await ready.sim.push_readings()
-    await settle(hass, ready)
+    delivery = await push_next_hour(hass, ready, freezer)
     assert ready.sim.deliveries[-1].status == 401
     assert state(hass, WATER_VOLUME) == before
     ready.sim.api_key = sim.DEMO_API_KEY
@@ -411,9 +404,7 @@ async def test_readings_of_other_meters_are_ignored(
         result["flow_id"], {"scan_interval": 3600, "meters": [sim.HEAT_METER_ID]}
     )
     await settle(hass, ready)
-    freezer.tick(timedelta(minutes=40))
-    await ready.sim.push_readings()
-    await settle(hass, ready)
+    await push_next_hour(hass, ready, freezer)
     assert hass.states.get(WATER_VOLUME) is None
     assert ready.sim.deliveries[-1].status == 200
 

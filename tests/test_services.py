@@ -16,22 +16,14 @@ from custom_components.smart_meter_cloud.providers.ready import ID as PROVIDER_R
 from tests.simulator.inexogy import Fault
 from tests.simulator.ready import Fault as ReadyFault
 
-from .conftest import Cloud, Inexogy
+from .conftest import Cloud, Inexogy, import_history
 
 END = datetime(2026, 11, 22, tzinfo=UTC)
 
 
-async def import_history(hass: HomeAssistant, entry_id: str) -> None:
-    await hass.services.async_call(
-        DOMAIN,
-        "import_history",
-        {
-            "config_entry_id": entry_id,
-            "start": (END - timedelta(days=1)).isoformat(),
-            "end": END.isoformat(),
-        },
-        blocking=True,
-    )
+async def import_a_day(hass: HomeAssistant, entry_id: str) -> None:
+    """Ask for the day that ends at END."""
+    await import_history(hass, entry_id, END - timedelta(days=1), END)
 
 
 async def test_entry_of_another_integration(
@@ -40,7 +32,7 @@ async def test_entry_of_another_integration(
     other = MockConfigEntry(domain="sun", title="Sun")
     other.add_to_hass(hass)
     with pytest.raises(ServiceValidationError) as err:
-        await import_history(hass, other.entry_id)
+        await import_a_day(hass, other.entry_id)
     assert err.value.translation_key == "service_config_entry_wrong_domain"
 
 
@@ -49,7 +41,7 @@ async def test_entry_not_loaded(
 ) -> None:
     await hass.config_entries.async_unload(cloud_entry.entry_id)
     with pytest.raises(ServiceValidationError) as err:
-        await import_history(hass, cloud_entry.entry_id)
+        await import_a_day(hass, cloud_entry.entry_id)
     assert err.value.translation_key == "service_config_entry_not_loaded"
 
 
@@ -93,7 +85,7 @@ async def test_cloud_fault_is_explained(
 ) -> None:
     cloud.sim.fault = fault
     with pytest.raises(HomeAssistantError) as err:
-        await import_history(hass, cloud_entry.entry_id)
+        await import_a_day(hass, cloud_entry.entry_id)
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == key
     assert str(err.value).startswith(message)
@@ -104,7 +96,7 @@ async def test_revoked_authorization_asks_to_sign_in(
 ) -> None:
     inexogy.sim.revoke_tokens()
     with pytest.raises(HomeAssistantError) as err:
-        await import_history(hass, inexogy_entry.entry_id)
+        await import_a_day(hass, inexogy_entry.entry_id)
     assert err.value.translation_key == "invalid_auth"
     assert str(err.value).startswith("The cloud no longer accepts the authorization")
     await hass.async_block_till_done()

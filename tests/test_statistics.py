@@ -29,6 +29,11 @@ from tests.simulator import ready as ready_sim
 from tests.simulator.inexogy import ELECTRICITY_METER_ID, GAS_METER_ID, Fault
 
 from .conftest import (
+    HALF_PAST,
+    IMPORT_ID,
+    T0,
+    WATER_ID,
+    H,
     Inexogy,
     Ready,
     SecretWatch,
@@ -37,8 +42,10 @@ from .conftest import (
     assert_consistent,
     assert_hourly,
     assert_statistics_complete,
+    import_history,
     our_records,
     poll,
+    push_next_hour,
     ready_statistics,
     restarted,
     serve_webhooks,
@@ -48,13 +55,7 @@ from .conftest import (
     statistic_rows,
 )
 
-H = timedelta(hours=1)
-T0 = datetime(2026, 11, 23, tzinfo=UTC)
-IMPORT_ID = f"{DOMAIN}:inexogy_{ELECTRICITY_METER_ID}_energy_import"
 GAS_ID = f"{DOMAIN}:inexogy_{GAS_METER_ID}_volume"
-WATER_ID = (
-    f"{DOMAIN}:kamstrup_ready_{ready_sim.WATER_METER_ID.replace('-', '_')}_volume"
-)
 
 
 # --- the pure part -----------------------------------------------------------------
@@ -216,16 +217,7 @@ async def test_import_history_action(
 ) -> None:
     before = await statistic_rows(hass, IMPORT_ID)
     end = datetime(2026, 11, 22, tzinfo=UTC)
-    await hass.services.async_call(
-        DOMAIN,
-        "import_history",
-        {
-            "config_entry_id": inexogy_entry.entry_id,
-            "start": (end - timedelta(days=2)).isoformat(),
-            "end": end.isoformat(),
-        },
-        blocking=True,
-    )
+    await import_history(hass, inexogy_entry.entry_id, end - timedelta(days=2), end)
     after = await statistic_rows(hass, IMPORT_ID)
     assert [r["start"] for r in after] == [r["start"] for r in before]
     for old, new in zip(before, after, strict=True):
@@ -238,16 +230,7 @@ async def test_import_history_action(
         (end - timedelta(days=4000), end),  # beyond three years
     ):
         with pytest.raises(ServiceValidationError) as bad:
-            await hass.services.async_call(
-                DOMAIN,
-                "import_history",
-                {
-                    "config_entry_id": inexogy_entry.entry_id,
-                    "start": start.isoformat(),
-                    "end": stop.isoformat(),
-                },
-                blocking=True,
-            )
+            await import_history(hass, inexogy_entry.entry_id, start, stop)
         assert bad.value.translation_key == "invalid_range"
     with pytest.raises(ServiceValidationError) as missing:
         await hass.services.async_call(
@@ -259,7 +242,7 @@ async def test_import_history_action(
     assert missing.value.translation_key == "service_config_entry_not_found"
 
 
-@pytest.mark.freeze_time("2026-11-23T12:30:00+00:00")
+@pytest.mark.freeze_time(HALF_PAST)
 async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     hass: HomeAssistant,
     ready: Ready,
@@ -272,9 +255,7 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
     asked = ready.sim.request_count(
         f"/api/v1/meters/{ready_sim.WATER_METER_ID}/readings"
     )
-    freezer.tick(timedelta(minutes=40))
-    await ready.sim.push_readings()
-    await settle(hass, ready)
+    await push_next_hour(hass, ready, freezer)
     rows = await statistic_rows(hass, WATER_ID)
     assert len(rows) == history_days * 24 + 1
     assert (
@@ -418,16 +399,7 @@ def _assert_same_hours(
 async def _import_history(
     hass: HomeAssistant, entry: ConfigEntry, start: datetime, end: datetime
 ) -> None:
-    await hass.services.async_call(
-        DOMAIN,
-        "import_history",
-        {
-            "config_entry_id": entry.entry_id,
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-        },
-        blocking=True,
-    )
+    await import_history(hass, entry.entry_id, start, end)
     await hass.async_block_till_done(wait_background_tasks=True)
 
 

@@ -176,6 +176,39 @@ async def _setup(
     side.setup_requests = sim.requests() - before
 
 
+def _quiet(hass: HomeAssistant) -> None:
+    """Run as Home Assistant runs outside its tests, for a fair measure."""
+    # The test harness turns asyncio debug on, which multiplies every cost.
+    hass.loop.set_debug(False)
+    # As Home Assistant's bootstrap does: no log line for every request.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+async def set_up_ours(
+    hass: HomeAssistant, sim: SimulatorProcess
+) -> tuple[Side, MockConfigEntry]:
+    """Our entry for the demo account set up, its setup measured."""
+    side = Side("smart_meter_cloud")
+    entry = await our_entry(hass, sim.url)
+    await _setup(hass, sim, entry, side)
+    assert entry.state is ConfigEntryState.LOADED
+    return side, entry
+
+
+async def set_up_discovergy(
+    hass: HomeAssistant, sim: SimulatorProcess
+) -> tuple[Side, MockConfigEntry]:
+    """Home Assistant's discovergy entry set up, its setup measured.
+
+    Its client must already be pointed at the simulator.
+    """
+    side = Side("discovergy")
+    entry = _discovergy_entry()
+    await _setup(hass, sim, entry, side)
+    assert entry.state is ConfigEntryState.LOADED
+    return side, entry
+
+
 async def _cycle(
     hass: HomeAssistant,
     sim: SimulatorProcess,
@@ -209,23 +242,16 @@ async def test_poll_inexogy(
     monkeypatch: pytest.MonkeyPatch,
     meters: int,
 ) -> None:
-    # The test harness turns asyncio debug on, which multiplies every cost.
-    hass.loop.set_debug(False)
-    # As Home Assistant's bootstrap does: no log line for every request.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _quiet(hass)
     active = [f"{i:032x}" for i in range(meters) if i % 4 != 3]
 
-    ours = Side("smart_meter_cloud")
-    ours_entry = await our_entry(hass, simulator.url)
     # Every entry has polling turned off (as a user can): no timer of either
     # integration polls by itself, only the cycles below do.
-    await _setup(hass, simulator, ours_entry, ours)
-    assert ours_entry.state is ConfigEntryState.LOADED
+    ours, ours_entry = await set_up_ours(hass, simulator)
     coordinator = ours_entry.runtime_data.coordinator
 
     # Home Assistant's discovergy, its client pointed at the simulator.
     monkeypatch.setattr(pydiscovergy.discovergy, "API_BASE", simulator.url)
-    theirs = Side("discovergy")
     refused = _discovergy_entry()
     # With the simulator's default answer for an inactive meter (400), its
     # first refresh fails and so does its setup.
@@ -234,9 +260,7 @@ async def test_poll_inexogy(
     refused_state = refused.state
     await hass.config_entries.async_remove(refused.entry_id)
     simulator.ask("empty 1")
-    theirs_entry = _discovergy_entry()
-    await _setup(hass, simulator, theirs_entry, theirs)
-    assert theirs_entry.state is ConfigEntryState.LOADED
+    theirs, theirs_entry = await set_up_discovergy(hass, simulator)
     coordinators = theirs_entry.runtime_data
 
     # The floor: the same readings asked for by a bare aiohttp client, four

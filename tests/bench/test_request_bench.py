@@ -13,17 +13,15 @@ import os
 import statistics
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pydiscovergy.discovergy
 import pytest
 
 from tests.bench.test_polling_bench import (
-    Side,
     SimulatorProcess,
-    _discovergy_entry,
-    _setup,
-    our_entry,
+    _quiet,
+    set_up_discovergy,
+    set_up_ours,
     simulator,  # noqa: F401  (the fixture)
 )
 
@@ -54,23 +52,16 @@ async def test_requests_per_cycle(
     # Ten seconds off the minute, as polls are: one landing on a whole hour
     # would bring that hour's totals with no history request.
     freezer.move_to(datetime.fromtimestamp(simulator.ask("tick 10"), UTC))
-    hass.loop.set_debug(False)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _quiet(hass)
     # Not a line for every recorder query: 2 x 240 cycles of them.
     logging.getLogger("homeassistant.components.recorder").setLevel(logging.INFO)
     if window:
         simulator.ask(f"window {window}")
     simulator.ask("empty 1")  # discovergy's setup fails on a 400 otherwise
-    ours = Side("smart_meter_cloud")
-    ours_entry = await our_entry(hass, simulator.url)
-    await _setup(hass, simulator, ours_entry, ours)
-    assert ours_entry.state is ConfigEntryState.LOADED
+    ours, ours_entry = await set_up_ours(hass, simulator)
     coordinator = ours_entry.runtime_data.coordinator
     monkeypatch.setattr(pydiscovergy.discovergy, "API_BASE", simulator.url)
-    theirs = Side("discovergy")
-    theirs_entry = _discovergy_entry()
-    await _setup(hass, simulator, theirs_entry, theirs)
-    assert theirs_entry.state is ConfigEntryState.LOADED
+    theirs, theirs_entry = await set_up_discovergy(hass, simulator)
 
     per_path: dict[str, Counter[str]] = {ours.name: Counter(), theirs.name: Counter()}
     for _ in range(CYCLES):

@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.smart_meter_cloud.const import DOMAIN
-from tests.conftest import Inexogy, add_inexogy_entry
+from tests.conftest import Inexogy, add_inexogy_entry, import_history
 from tests.simulator.inexogy import ELECTRICITY_METER_ID
 
 METERS = 10
@@ -62,16 +62,7 @@ async def test_import_one_year_for_ten_meters(
     asked = inexogy.sim.request_count("/readings")
 
     wall, cpu, loop_cpu = _wall(), _cpu(), time.thread_time()
-    await hass.services.async_call(
-        DOMAIN,
-        "import_history",
-        {
-            "config_entry_id": entry.entry_id,
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-        },
-        blocking=True,
-    )
+    await import_history(hass, entry.entry_id, start, end)
     # Our code and the simulator share the event loop's thread; the recorder
     # writes in its own.
     loop_cpu = time.thread_time() - loop_cpu
