@@ -43,6 +43,7 @@ from .conftest import (
     Inexogy,
     Ready,
     add_ready_entry,
+    poll,
     settle,
     state,
 )
@@ -59,14 +60,6 @@ def device(
     return device_registry.async_get_device_by_identifier(
         (DOMAIN, f"{provider}_{meter}"), entry.entry_id
     )
-
-
-async def later(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, by: timedelta
-) -> None:
-    freezer.tick(by)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def start_measuring(inexogy: Inexogy) -> None:
@@ -125,12 +118,12 @@ async def test_meter_starting_to_measure_appears(
 ) -> None:
     runtime = inexogy_entry.runtime_data
     start_measuring(inexogy)
-    await later(hass, freezer, timedelta(seconds=30))
+    await poll(hass, freezer)
     # The meter list is not asked for with every poll.
     assert inexogy.sim.request_count("/meters") == 2  # config flow + setup
     assert hass.states.get(NEW_POWER) is None
 
-    await later(hass, freezer, HOUR)
+    await poll(hass, freezer, HOUR.total_seconds())
     assert device(device_registry, inexogy_entry, "inexogy", INACTIVE_METER_ID)
     assert float(state(hass, NEW_IMPORT)) > 1000
     assert hass.states.get(NEW_POWER) is not None
@@ -152,10 +145,10 @@ async def test_meter_leaving_takes_its_device(
     inexogy.sim.meters = [m for m in inexogy.sim.meters if m.meter_id != GAS_METER_ID]
     # Missing from one list, or two, it stays: unavailable, with a reason.
     for _ in range(2):
-        await later(hass, freezer, HOUR)
+        await poll(hass, freezer, HOUR.total_seconds())
         assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
         assert state(hass, GAS) == "unavailable"
-    await later(hass, freezer, HOUR)
+    await poll(hass, freezer, HOUR.total_seconds())
     assert not device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
     assert not entity_registry.async_get_entity_id("sensor", DOMAIN, gas_unique_id)
     assert hass.states.get(GAS) is None
@@ -164,7 +157,7 @@ async def test_meter_leaving_takes_its_device(
 
     # Back again, it gets its device and entities once more.
     inexogy.sim.meters += [m for m in demo_meters() if m.meter_id == GAS_METER_ID]
-    await later(hass, freezer, HOUR)
+    await poll(hass, freezer, HOUR.total_seconds())
     assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
     assert hass.states.get(GAS) is not None
 
@@ -183,9 +176,9 @@ async def test_an_empty_list_deletes_nothing(
         entity_registry, inexogy_entry.entry_id
     )
     inexogy.sim.list_fault = Fault.EMPTY_LIST
-    await later(hass, freezer, HOUR)
+    await poll(hass, freezer, HOUR.total_seconds())
     inexogy.sim.list_fault = Fault.NONE
-    await later(hass, freezer, HOUR)
+    await poll(hass, freezer, HOUR.total_seconds())
     assert (
         dr.async_entries_for_config_entry(device_registry, inexogy_entry.entry_id)
         == devices
@@ -213,12 +206,12 @@ async def test_listing_failure_keeps_the_meters(
 ) -> None:
     listed = inexogy.sim.request_count("/meters")
     inexogy.sim.list_fault = Fault.SERVER_ERROR
-    await later(hass, freezer, HOUR)
+    await poll(hass, freezer, HOUR.total_seconds())
     inexogy.sim.list_fault = Fault.NONE
     assert inexogy.sim.request_count("/meters") == listed + 1
     assert device(device_registry, inexogy_entry, "inexogy", GAS_METER_ID)
     # Asked again at the next poll, not an hour later.
-    await later(hass, freezer, timedelta(seconds=30))
+    await poll(hass, freezer)
     assert inexogy.sim.request_count("/meters") == listed + 2
     assert state(hass, GAS) != "unavailable"
 
@@ -235,7 +228,7 @@ async def test_chosen_meters_stay_chosen(
     assert inexogy_entry.options["meters"] == [ELECTRICITY_METER_ID, GAS_METER_ID]
     start_measuring(inexogy)
     caplog.set_level(logging.INFO)
-    await later(hass, freezer, HOUR)
+    await poll(hass, freezer, HOUR.total_seconds())
     assert not device(device_registry, inexogy_entry, "inexogy", INACTIVE_METER_ID)
     assert hass.states.get(NEW_POWER) is None
     assert "choose it in the options" in caplog.text
@@ -265,7 +258,7 @@ async def test_choosing_every_meter_follows_the_account(
     await choose(hass, inexogy_entry, *coordinator.available_meters)
     assert "meters" not in inexogy_entry.options
     start_measuring(inexogy)
-    await later(hass, freezer, HOUR)
+    await poll(hass, freezer, HOUR.total_seconds())
     assert hass.states.get(NEW_POWER) is not None
 
 
