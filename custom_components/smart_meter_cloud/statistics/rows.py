@@ -59,26 +59,28 @@ def hourly_rows(
     confirmed by a later total waits for the next import.
     """
     ordered = sorted((t, v) for t, v in points.items() if t == floor_hour(t))
+    later = _later(v for _, v in ordered)
     rows: list[StatisticData] = []
     for index, (time, total) in enumerate(ordered):
+        highest, lowest, any_nonzero = later[index]
+        last = index == len(ordered) - 1
         if anchor is None:
             # Start at the first real total; a register that is 0 throughout
             # (no export, say) starts at its last 0.
-            if total > 0 or not any(v for _, v in ordered[index + 1 :]):
+            if total > 0 or not any_nonzero:
                 anchor = Anchor(time, total, 0.0)
             continue
         if time <= anchor.time:
             continue
         hours = round((time - anchor.time) / HOUR)
-        later = [value for _, value in ordered[index + 1 :]]
         if total < anchor.total:
             if (
                 total == 0
                 or anchor.total - total <= JITTER * anchor.total
-                or any(value >= anchor.total for value in later)
+                or highest >= anchor.total
             ):
                 continue  # a glitch or rounding: the total comes back
-            if not later:
+            if last:
                 break  # not yet known whether it stays lower
             _LOGGER.info(
                 "Meter total dropped from %s to %s and stayed: continuing the "
@@ -88,9 +90,9 @@ def hourly_rows(
             )
             used = 0.0
         elif total - anchor.total > most_per_hour * hours:
-            if any(value < total for value in later):
+            if lowest < total:
                 continue  # a spike: the total comes back below it
-            if not later:
+            if last:
                 break
             _LOGGER.info(
                 "Meter total jumped from %s to %s, more than a meter can "
@@ -113,6 +115,22 @@ def hourly_rows(
             )
         anchor = Anchor(time, total, anchor.sum + used)
     return rows, anchor
+
+
+def _later(values: Iterable[float]) -> list[tuple[float, float, bool]]:
+    """For each total, the highest and lowest after it, and whether one is not 0.
+
+    In one pass from the end: asking each total about all later ones took
+    seconds for a year of hours, on the event loop.
+    """
+    found = []
+    highest, lowest, any_nonzero = -math.inf, math.inf, False
+    for value in reversed(list(values)):
+        found.append((highest, lowest, any_nonzero))
+        highest, lowest = max(highest, value), min(lowest, value)
+        any_nonzero = any_nonzero or bool(value)
+    found.reverse()
+    return found
 
 
 def anchor_at(boundary: datetime, stored: Sequence[StoredRow]) -> Anchor | None:
