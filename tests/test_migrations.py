@@ -1,5 +1,7 @@
 """Entries of earlier versions, and ids that change, keep what users built."""
 
+from typing import Any
+
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -84,3 +86,15 @@ def test_new_entries_are_of_the_version_migrations_lead_to() -> None:
         migrations.VERSION,
         migrations.MINOR_VERSION,
     )
+
+
+async def test_removing_an_entry_forgets_its_progress(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    key = f"{DOMAIN}.{inexogy_entry.entry_id}.history"
+    assert hass_storage[key]["data"]["start"]
+    assert await hass.config_entries.async_remove(inexogy_entry.entry_id)
+    assert key not in hass_storage
