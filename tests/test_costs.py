@@ -1,0 +1,66 @@
+"""Costs by the hour: consumption times the price of its hour (not wired up yet)."""
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, strategies as st
+import pytest
+
+from custom_components.smart_meter_cloud.statistics.costs import (
+    PriceHistory,
+    cost_rows,
+)
+
+H = timedelta(hours=1)
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def _consumption(used: list[float]) -> list[tuple[datetime, float, float]]:
+    """Stored rows for hourly consumption from T0: (start, state, sum)."""
+    rows, total = [], 0.0
+    for hour, amount in enumerate(used):
+        total += amount
+        rows.append((T0 + hour * H, 1000 + total, total))
+    return rows
+
+
+def test_each_hour_at_its_own_price() -> None:
+    prices = PriceHistory(((T0, 0.30), (T0 + 2 * H, 0.40)))
+    rows = cost_rows(_consumption([1.0, 2.0, 3.0]), 0.0, 0.0, prices.price_at)
+    assert [r["state"] for r in rows] == pytest.approx([0.30, 0.60, 1.20])
+    assert [r["sum"] for r in rows] == pytest.approx([0.30, 0.90, 2.10])
+
+
+def test_a_price_set_later_applies_from_its_hour_on() -> None:
+    prices = PriceHistory().set(T0 + H, 0.5)
+    rows = cost_rows(_consumption([4.0, 2.0, 2.0]), 0.0, 0.0, prices.price_at)
+    assert [r["start"] for r in rows] == [T0 + H, T0 + 2 * H]
+    assert [r["sum"] for r in rows] == pytest.approx([1.0, 2.0])
+
+
+def test_rows_continue_the_stored_sums() -> None:
+    consumption = _consumption([1.0, 1.0, 1.0])[1:]
+    rows = cost_rows(consumption, 1.0, 5.0, PriceHistory(((T0, 2.0),)).price_at)
+    assert [r["sum"] for r in rows] == pytest.approx([7.0, 9.0])
+
+
+def test_a_price_removed_books_nothing_until_a_new_one() -> None:
+    prices = PriceHistory(((T0, 1.0),)).set(T0 + H, None).set(T0 + 2 * H, 3.0)
+    rows = cost_rows(_consumption([1.0, 1.0, 1.0]), 0.0, 0.0, prices.price_at)
+    assert [(r["start"], r["sum"]) for r in rows] == [(T0, 1.0), (T0 + 2 * H, 4.0)]
+
+
+def test_setting_the_same_price_again_keeps_the_history() -> None:
+    prices = PriceHistory(((T0, 0.3),))
+    assert prices.set(T0 + 5 * H, 0.3) is prices
+
+
+@given(
+    used=st.lists(st.floats(0, 1_000, allow_nan=False), min_size=1, max_size=48),
+    price=st.floats(0, 10, allow_nan=False),
+)
+def test_costs_add_up_and_never_go_negative(used: list[float], price: float) -> None:
+    rows = cost_rows(
+        _consumption(used), 0.0, 0.0, PriceHistory(((T0, price),)).price_at
+    )
+    assert all(r["state"] >= 0 for r in rows)
+    assert rows[-1]["sum"] == pytest.approx(sum(used) * price)
