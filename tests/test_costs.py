@@ -2,15 +2,32 @@
 
 from datetime import UTC, datetime, timedelta
 
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import async_import_statistics
+from homeassistant.core import HomeAssistant
 from hypothesis import given, strategies as st
 import pytest
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
 
 from custom_components.smart_meter_cloud.statistics.costs import (
     PriceHistory,
     cost_rows,
 )
+from custom_components.smart_meter_cloud.statistics.prices import (
+    async_entity_prices,
+    price_unit_fits,
+)
 
 H = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+TARIFF = "sensor.tariff"
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 
 
@@ -64,3 +81,53 @@ def test_costs_add_up_and_never_go_negative(used: list[float], price: float) -> 
     )
     assert all(r["state"] >= 0 for r in rows)
     assert rows[-1]["sum"] == pytest.approx(sum(used) * price)
+
+
+@pytest.mark.freeze_time(T0)
+async def test_an_entitys_price_is_that_of_the_hour(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The hourly mean where there is one, else the state when the hour began."""
+    for moment, price in ((T0, "0.30"), (T0 + 90 * MINUTE, "0.50")):
+        freezer.move_to(moment)
+        hass.states.async_set(TARIFF, price, {"unit_of_measurement": "EUR/kWh"})
+        await async_wait_recording_done(hass)
+    async_import_statistics(
+        hass,
+        StatisticMetaData(
+            mean_type=StatisticMeanType.ARITHMETIC,
+            has_sum=False,
+            name=None,
+            source="recorder",
+            statistic_id=TARIFF,
+            unit_class=None,
+            unit_of_measurement="EUR/kWh",
+        ),
+        [StatisticData(start=T0 + 2 * H, mean=0.45)],
+    )
+    await async_wait_recording_done(hass)
+    freezer.move_to(T0 + 5 * H)  # the readings come late: prices stay the hour's
+    hass.states.async_set(TARIFF, "9.99", {"unit_of_measurement": "EUR/kWh"})
+    price_at = await async_entity_prices(hass, TARIFF, T0, T0 + 4 * H)
+    assert price_at(T0) == 0.30
+    assert price_at(T0 + H) == 0.30  # 0.50 came at half past
+    assert price_at(T0 + 2 * H) == 0.45
+    assert price_at(T0 + 3 * H) == 0.50
+    assert price_at(T0 - H) is None
+
+
+@pytest.mark.parametrize(
+    ("price_unit", "unit", "fits"),
+    [
+        ("EUR/kWh", "kWh", True),
+        ("€/m³", "m³", True),
+        ("EUR/m³", "kWh", False),
+        ("kWh", "kWh", False),
+        ("/kWh", "kWh", False),
+        (None, "kWh", False),
+    ],
+)
+def test_a_price_is_a_currency_per_unit(
+    price_unit: str | None, unit: str, fits: bool
+) -> None:
+    assert price_unit_fits(price_unit, unit) is fits
