@@ -9,21 +9,25 @@ from homeassistant.components.recorder.models import (
     StatisticMetaData,
 )
 from homeassistant.components.recorder.statistics import async_import_statistics
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from hypothesis import given, strategies as st
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
+from custom_components.smart_meter_cloud.quantities import price_unit_fits
 from custom_components.smart_meter_cloud.statistics.costs import (
     PriceHistory,
     cost_rows,
 )
 from custom_components.smart_meter_cloud.statistics.prices import (
     async_entity_prices,
-    price_unit_fits,
 )
+
+from .conftest import Inexogy, data_schema
 
 H = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
@@ -131,3 +135,36 @@ def test_a_price_is_a_currency_per_unit(
     price_unit: str | None, unit: str, fits: bool
 ) -> None:
     assert price_unit_fits(price_unit, unit) is fits
+
+
+async def test_prices_are_set_per_tariff_in_the_options(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    """Per tariff of the account a fixed price or a price entity, checked."""
+    options = hass.config_entries.options
+    result = await options.async_init(inexogy_entry.entry_id)
+    prices = data_schema(result).schema["prices"]
+    assert [str(key) for key in prices.schema.schema] == [
+        f"{tariff}{suffix}"
+        for tariff in ("electricity_import", "electricity_export", "gas", "water")
+        for suffix in ("", "_entity")
+    ]
+    hass.states.async_set("sensor.kwh", "1", {"unit_of_measurement": "kWh"})
+    hass.states.async_set("sensor.tariff", "0.3", {"unit_of_measurement": "EUR/kWh"})
+    base = {"scan_interval": 30, "history_days": 1}
+    for chosen, error in (
+        ({"gas_entity": "sensor.tariff"}, "price_unit"),
+        ({"electricity_import_entity": "sensor.kwh"}, "price_unit"),
+        (
+            {"water": 2.0, "water_entity": "sensor.tariff"},
+            "price_twice",
+        ),
+    ):
+        result = await options.async_configure(
+            result["flow_id"], base | {"prices": chosen}
+        )
+        assert result["errors"] == {"prices": error}
+    chosen = {"electricity_import_entity": "sensor.tariff", "gas": 1.2}
+    result = await options.async_configure(result["flow_id"], base | {"prices": chosen})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert inexogy_entry.options["prices"] == chosen

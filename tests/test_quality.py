@@ -39,7 +39,7 @@ from custom_components.smart_meter_cloud import (
 from custom_components.smart_meter_cloud.api.models import Medium
 from custom_components.smart_meter_cloud.const import DOMAIN, PLATFORMS
 from custom_components.smart_meter_cloud.providers import PROVIDERS
-from custom_components.smart_meter_cloud.quantities import QUANTITIES
+from custom_components.smart_meter_cloud.quantities import QUANTITIES, TARIFFS
 
 PACKAGE = Path(integration.__file__).parent
 ROOT = PACKAGE.parent.parent
@@ -466,7 +466,10 @@ def test_config_flow_is_translated() -> None:
                     if isinstance(v, ast.Constant)
                     and (
                         (isinstance(k, ast.Constant) and k.value == "base")
-                        or (isinstance(k, ast.Name) and k.id == "SECTION_ADVANCED")
+                        or (
+                            isinstance(k, ast.Name)
+                            and k.id in {"SECTION_ADVANCED", "CONF_PRICES"}
+                        )
                     )
                 }
             if (
@@ -552,10 +555,14 @@ def test_options_fields_are_labelled_and_explained() -> None:
         and _name(node.func) in {"Required", "Optional"}
         and isinstance(node.args[0], ast.Name)
     }
-    assert fields == {"scan_interval", "history_days", "meters"}
+    assert fields == {"scan_interval", "history_days", "meters", "prices"}
     step = EN["options"]["step"]["init"]
-    assert set(step["data"]) == fields
-    assert set(step["data_description"]) == fields
+    assert set(step["data"]) == fields - {"prices"}
+    assert set(step["data_description"]) == fields - {"prices"}
+    # The prices section: a fixed price and a price entity per tariff.
+    every_tariff = config_flow._prices_section(list(TARIFFS.values()), "EUR")
+    _assert_form_translated(step["sections"]["prices"], every_tariff.schema)
+    assert step["sections"]["prices"]["name"]
 
 
 def test_select_options_are_translated() -> None:

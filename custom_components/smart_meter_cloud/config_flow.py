@@ -14,6 +14,8 @@ from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -28,6 +30,7 @@ from .api.models import Meter
 from .const import (
     CONF_HISTORY_DAYS,
     CONF_METERS,
+    CONF_PRICES,
     CONF_PROVIDER,
     DEFAULT_HISTORY_DAYS,
     DOMAIN,
@@ -38,6 +41,7 @@ from .const import (
 )
 from .providers import PROVIDERS
 from .providers.base import SECTION_ADVANCED, FormError, NoMetersError, Provider
+from .quantities import price_unit_fits, tariff_unit, tariffs_of
 
 if TYPE_CHECKING:
     from .runtime import SmartMeterConfigEntry
@@ -283,6 +287,7 @@ class OptionsFlowHandler(OptionsFlowWithReload):
         meters = _active_meters(entry)
         if user_input is not None:
             errors = self._errors(user_input, bool(meters))
+            errors |= self._price_errors(user_input.get(CONF_PRICES) or {})
             if not errors:
                 return self.async_create_entry(data=_options(entry, user_input))
         interval = _provider(entry).DEFAULT_INTERVAL
@@ -309,6 +314,10 @@ class OptionsFlowHandler(OptionsFlowWithReload):
                     multiple=True,
                 )
             )
+            tariffs = tariffs_of(meter.medium for meter in meters.values())
+            fields[vol.Optional(CONF_PRICES)] = _prices_section(
+                tariffs, self.hass.config.currency
+            )
         return self.async_show_form(
             step_id="init",
             data_schema=_filled(
@@ -317,6 +326,20 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             errors=errors,
             description_placeholders=_BOUNDS_PLACEHOLDERS,
         )
+
+    def _price_errors(self, prices: Mapping[str, Any]) -> dict[str, str]:
+        """A tariff has one price, and a price entity's unit fits it."""
+        for key, value in prices.items():
+            tariff = key.removesuffix(ENTITY_SUFFIX)
+            if key == tariff or not value:
+                continue
+            if prices.get(tariff) is not None:
+                return {CONF_PRICES: "price_twice"}
+            state = self.hass.states.get(value)
+            unit = state.attributes.get("unit_of_measurement") if state else None
+            if not price_unit_fits(unit, tariff_unit(tariff)):
+                return {CONF_PRICES: "price_unit"}
+        return {}
 
     @staticmethod
     def _errors(user_input: Mapping[str, Any], choosing: bool) -> dict[str, str]:
@@ -360,3 +383,25 @@ def _active_meters(entry: SmartMeterConfigEntry) -> dict[str, Meter]:
     """The account's active meters, known while the entry is loaded."""
     runtime = getattr(entry, "runtime_data", None)
     return {} if runtime is None else runtime.coordinator.available_meters
+
+
+# A tariff's fixed price is its own field; a price entity is this field.
+ENTITY_SUFFIX = "_entity"
+
+
+def _prices_section(tariffs: list[str], currency: str) -> section:
+    """Per tariff of the account, a fixed price or a price entity; folded away."""
+    fields: dict[Any, Any] = {}
+    for tariff in tariffs:
+        fields[vol.Optional(tariff)] = NumberSelector(
+            NumberSelectorConfig(
+                min=0,
+                step="any",
+                unit_of_measurement=f"{currency}/{tariff_unit(tariff)}",
+                mode=NumberSelectorMode.BOX,
+            )
+        )
+        fields[vol.Optional(f"{tariff}{ENTITY_SUFFIX}")] = EntitySelector(
+            EntitySelectorConfig(domain="sensor")
+        )
+    return section(vol.Schema(fields), {"collapsed": True})

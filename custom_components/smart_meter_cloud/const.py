@@ -13,6 +13,8 @@ CONF_PROVIDER: Final = "provider"
 CONF_BASE_URL: Final = "base_url"
 CONF_METERS: Final = "meters"
 CONF_HISTORY_DAYS: Final = "history_days"
+# Per tariff a fixed price (its name) or a price entity (its name + "_entity").
+CONF_PRICES: Final = "prices"
 # Where 0.2 kept the earliest hour history was imported from; now in storage.
 CONF_HISTORY_START: Final = "history_start"
 

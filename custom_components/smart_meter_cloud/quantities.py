@@ -6,7 +6,7 @@ energy dashboard). A new register is a `Quantity`, its parsing in `api/`, a
 row here and its translations.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -179,3 +179,34 @@ def statistic_unit(quantity: Quantity) -> tuple[str, str]:
 def most_per_hour(quantity: Quantity) -> float:
     """More than a meter of this register can measure in an hour, in its unit."""
     return QUANTITIES[quantity].most_per_hour
+
+
+# What a price can be set for: a tariff per consumption register and medium.
+TARIFFS: Final[Mapping[tuple[Quantity, Medium], str]] = {
+    (Quantity.ENERGY_IMPORT, Medium.ELECTRICITY): "electricity_import",
+    (Quantity.ENERGY_EXPORT, Medium.ELECTRICITY): "electricity_export",
+    (Quantity.VOLUME, Medium.GAS): "gas",
+    (Quantity.VOLUME, Medium.WATER): "water",
+    (Quantity.HEAT_ENERGY, Medium.HEAT): "heat",
+    (Quantity.COOLING_ENERGY, Medium.COOLING): "cooling",
+}
+
+
+def tariffs_of(media: Iterable[Medium]) -> list[str]:
+    """The tariffs an account's meters of these media can have prices for."""
+    kinds = set(media)
+    return [name for (_, medium), name in TARIFFS.items() if medium in kinds]
+
+
+def tariff_unit(tariff: str) -> str:
+    """The unit a tariff's price is per."""
+    quantity = next(q for (q, _), name in TARIFFS.items() if name == tariff)
+    return QUANTITIES[quantity].unit
+
+
+def price_unit_fits(price_unit: str | None, unit: str) -> bool:
+    """Whether a price entity's unit is a currency per the consumption's unit."""
+    if not price_unit or "/" not in price_unit:
+        return False
+    currency, _, per = price_unit.rpartition("/")
+    return bool(currency.strip()) and per.strip() == unit

@@ -22,14 +22,6 @@ from .costs import PriceAt
 SETTLE: Final = timedelta(seconds=1)
 
 
-def price_unit_fits(price_unit: str | None, unit: str) -> bool:
-    """Whether a price entity's unit is a currency per the consumption's unit."""
-    if not price_unit or "/" not in price_unit:
-        return False
-    currency, _, per = price_unit.rpartition("/")
-    return bool(currency.strip()) and per.strip() == unit
-
-
 async def async_entity_prices(
     hass: HomeAssistant, entity_id: str, start: datetime, end: datetime
 ) -> PriceAt:
