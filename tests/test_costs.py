@@ -1,6 +1,7 @@
 """Costs by the hour: consumption times the price of its hour (not wired up yet)."""
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.models import (
@@ -27,7 +28,7 @@ from custom_components.smart_meter_cloud.statistics.prices import (
     async_entity_prices,
 )
 
-from .conftest import Inexogy, data_schema
+from .conftest import IMPORT_ID, Inexogy, data_schema, poll, statistic_rows
 
 H = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
@@ -168,3 +169,37 @@ async def test_prices_are_set_per_tariff_in_the_options(
     result = await options.async_configure(result["flow_id"], base | {"prices": chosen})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert inexogy_entry.options["prices"] == chosen
+
+
+async def test_a_fixed_price_costs_each_hour_from_when_it_was_set(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    options = hass.config_entries.options
+    result = await options.async_init(inexogy_entry.entry_id)
+    result = await options.async_configure(
+        result["flow_id"],
+        {
+            "scan_interval": 30,
+            "history_days": 1,
+            "prices": {"electricity_import": 0.25},
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    for _ in range(3):
+        await poll(hass, freezer, 3600)
+    consumption = await statistic_rows(hass, IMPORT_ID)
+    costs = await statistic_rows(hass, f"{IMPORT_ID}_cost")
+    assert len(costs) == 3
+    used = {
+        row["start"]: row["sum"] - before["sum"]
+        for before, row in pairwise(consumption)
+    }
+    total = 0.0
+    for row in costs:
+        assert row["state"] == pytest.approx(used[row["start"]] * 0.25)
+        total += row["state"]
+        assert row["sum"] == pytest.approx(total)

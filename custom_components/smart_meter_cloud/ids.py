@@ -45,6 +45,16 @@ def statistic_id(provider: str, meter_id: str, quantity: Quantity) -> str:
     return f"{DOMAIN}:{provider}_{meter}_{quantity}"
 
 
+def cost_word(quantity: Quantity) -> str:
+    """What a register's money is called: what is sold earns a compensation."""
+    return "compensation" if quantity is Quantity.ENERGY_EXPORT else "cost"
+
+
+def cost_statistic_id(provider: str, meter_id: str, quantity: Quantity) -> str:
+    """The statistic of a register's cost, beside its consumption's."""
+    return f"{statistic_id(provider, meter_id, quantity)}_{cost_word(quantity)}"
+
+
 def statistic_prefix(provider: str) -> str:
     """What the statistic ids of every meter of a provider start with."""
     return f"{DOMAIN}:{provider}_"

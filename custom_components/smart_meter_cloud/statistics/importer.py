@@ -23,11 +23,19 @@ from homeassistant.util import dt as dt_util
 
 from ..api.errors import SmartMeterCloudError
 from ..api.models import Meter, Quantity, Reading
-from ..const import DOMAIN
+from ..const import CONF_PRICES, DOMAIN
 from ..coordinator import SmartMeterCoordinator
-from ..ids import entity_unique_id, statistic_id, store_key
-from ..quantities import is_consumption, most_per_hour
+from ..ids import (
+    cost_statistic_id,
+    cost_word,
+    entity_unique_id,
+    statistic_id,
+    store_key,
+)
+from ..quantities import TARIFFS, is_consumption, most_per_hour
 from . import recorder
+from .costs import PriceAt, PriceHistory, cost_rows
+from .prices import async_entity_prices
 from .rows import (
     EPSILON,
     HOUR,
@@ -66,6 +74,13 @@ class Lag:
     until: datetime
 
 
+def price_store(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> Store[dict[str, list[tuple[str, float | None]]]]:
+    """Where an entry keeps its fixed prices' history: each applies from its hour."""
+    return Store(hass, 1, store_key(entry, "prices"))
+
+
 def progress_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, str]]:
     """Where an entry keeps the earliest hour its history was imported from."""
     return Store(hass, 1, store_key(entry, "history"))
@@ -93,6 +108,13 @@ class MeterStatistics:
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._again = False
+        # Each tariff's price entity (its id) or fixed price (True: see the
+        # price history), and the fixed prices' history.
+        self._prices: dict[str, str | bool] = {}
+        self._price_history: dict[str, PriceHistory] = {}
+        self._price_store = price_store(hass, entry)
+        # Hours written whose cost is still to write: from which hour on.
+        self._costs_due: dict[tuple[str, Quantity], tuple[Meter, datetime]] = {}
         # Readings received since the last run, pushed hours among them.
         self._received: list[tuple[str, Reading]] = []
         self._lags: dict[str, Lag] = {}
@@ -103,6 +125,45 @@ class MeterStatistics:
         self._extend_to: datetime | None = None
 
     async def async_load(self) -> None:
+        """Read how far back the history was imported, and the prices' history."""
+        await self._async_load_prices()
+        await self._async_load_progress()
+
+    async def _async_load_prices(self) -> None:
+        """Note a fixed price changed in the options: it applies from this hour."""
+        options = self.entry.options.get(CONF_PRICES) or {}
+        stored = await self._price_store.async_load() or {}
+        now = floor_hour(dt_util.utcnow())
+        history = {
+            tariff: PriceHistory(
+                tuple(
+                    (dt_util.parse_datetime(start) or now, price)
+                    for start, price in changes
+                )
+            )
+            for tariff, changes in stored.items()
+        }
+        for tariff in set(TARIFFS.values()):
+            fixed = options.get(tariff)
+            history[tariff] = history.get(tariff, PriceHistory()).set(
+                now, None if fixed is None else float(fixed)
+            )
+            if entity_id := options.get(f"{tariff}_entity"):
+                self._prices[tariff] = str(entity_id)
+            elif fixed is not None or any(
+                p is not None for _, p in history[tariff].changes
+            ):
+                self._prices[tariff] = True
+        self._price_history = history
+        await self._price_store.async_save(
+            {
+                tariff: [(start.isoformat(), price) for start, price in h.changes]
+                for tariff, h in history.items()
+                if h.changes
+            }
+        )
+
+    async def _async_load_progress(self) -> None:
         """Read how far back the history was imported; record it the first time."""
         stored = await self._store.async_load() or {}
         reached = dt_util.parse_datetime(stored.get("start", ""))
@@ -147,6 +208,8 @@ class MeterStatistics:
                 await self._async_extend(self._extend_to)
             received, self._received = self._received, []
             await self.async_update(received)
+            async with self._lock:
+                await self._async_write_costs()
             if not self._again:
                 return
 
@@ -264,6 +327,7 @@ class MeterStatistics:
                 self._anchors.pop(key, None)
                 written = max(written, len(rows))
             await recorder.async_written(self.hass)
+            await self._async_write_costs()
             return written
 
     async def _async_update_meter(
@@ -415,6 +479,65 @@ class MeterStatistics:
     ) -> None:
         key = statistic_id(self.provider, meter.id, quantity)
         recorder.write(self.hass, key, self._name(meter, quantity), quantity, rows)
+        if rows and TARIFFS.get((quantity, meter.medium)) in self._prices:
+            due = self._costs_due.get((meter.id, quantity))
+            first = rows[0]["start"]
+            self._costs_due[meter.id, quantity] = (
+                meter,
+                first if due is None else min(due[1], first),
+            )
+
+    async def _async_write_costs(self) -> None:
+        """Cost every hour written since the last time, and those after it."""
+        due, self._costs_due = self._costs_due, {}
+        if not due:
+            return
+        await recorder.async_written(self.hass)
+        for (_, quantity), (meter, since) in due.items():
+            await self._async_cost(meter, quantity, since)
+
+    async def _async_cost(
+        self, meter: Meter, quantity: Quantity, since: datetime
+    ) -> None:
+        """Write the cost of the stored hours from `since` on, at their prices."""
+        key = statistic_id(self.provider, meter.id, quantity)
+        stored = await recorder.async_rows_after(self.hass, key, since - HOUR)
+        if stored and stored[0][0] == since - HOUR:
+            sum_before, stored = stored[0][2], stored[1:]
+        else:
+            sum_before = 0.0  # the earliest stored hour: its sum is its own
+        if not stored:
+            return
+        cost_key = cost_statistic_id(self.provider, meter.id, quantity)
+        costs = await recorder.async_rows_after(self.hass, cost_key, since - HOUR)
+        if costs and costs[0][0] == since - HOUR:
+            cost_before = costs[0][2]
+        elif costs:
+            cost_before = costs[0][2] - costs[0][1]  # its state is its hour's cost
+        else:
+            last = await recorder.async_last_anchor(self.hass, cost_key)
+            cost_before = last.sum if last else 0.0
+        price_at = await self._async_price_at(
+            TARIFFS[quantity, meter.medium], since, stored[-1][0] + HOUR
+        )
+        rows = cost_rows(stored, sum_before, cost_before, price_at)
+        if rows:
+            recorder.write_cost(
+                self.hass,
+                cost_key,
+                f"{self._name(meter, quantity)} {cost_word(quantity)}",
+                self.hass.config.currency,
+                rows,
+            )
+
+    async def _async_price_at(
+        self, tariff: str, start: datetime, end: datetime
+    ) -> PriceAt:
+        """A tariff's price per hour: its fixed price's history, or its entity's."""
+        entity_id = self._prices.get(tariff)
+        if isinstance(entity_id, str):
+            return await async_entity_prices(self.hass, entity_id, start, end)
+        return self._price_history.get(tariff, PriceHistory()).price_at
 
     def _name(self, meter: Meter, quantity: Quantity) -> str:
         """Named as the register's sensor, to find it in the energy settings."""

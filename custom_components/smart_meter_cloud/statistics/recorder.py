@@ -88,6 +88,22 @@ def write(
     async_add_external_statistics(hass, metadata, rows)
 
 
+def write_cost(
+    hass: HomeAssistant, key: str, name: str, currency: str, rows: list[StatisticData]
+) -> None:
+    """Queue hourly cost rows of a statistic in a currency."""
+    metadata = StatisticMetaData(
+        mean_type=StatisticMeanType.NONE,
+        has_sum=True,
+        name=name,
+        source=DOMAIN,
+        statistic_id=key,
+        unit_class=None,
+        unit_of_measurement=currency,
+    )
+    async_add_external_statistics(hass, metadata, rows)
+
+
 def move_sums(
     hass: HomeAssistant, key: str, start: datetime, shift: float, quantity: Quantity
 ) -> None:
