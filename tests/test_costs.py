@@ -2,7 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+import json
 
+from aiohttp import ClientSession
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.models import (
     StatisticData,
@@ -27,12 +29,25 @@ from custom_components.smart_meter_cloud.statistics.costs import (
 from custom_components.smart_meter_cloud.statistics.prices import (
     async_entity_prices,
 )
+from tests.simulator import ready as ready_sim
 
-from .conftest import IMPORT_ID, Inexogy, data_schema, poll, statistic_rows
+from .conftest import (
+    HALF_PAST,
+    IMPORT_ID,
+    WATER_ID,
+    Inexogy,
+    Ready,
+    data_schema,
+    poll,
+    push_next_hour,
+    settle,
+    statistic_rows,
+)
 
 H = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 TARIFF = "sensor.tariff"
+WATER_PRICE = "sensor.water_price"
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 
 
@@ -203,3 +218,84 @@ async def test_a_fixed_price_costs_each_hour_from_when_it_was_set(
         assert row["state"] == pytest.approx(used[row["start"]] * 0.25)
         total += row["state"]
         assert row["sum"] == pytest.approx(total)
+
+
+def _assert_costed(
+    consumption: list[dict[str, float]],
+    costs: list[dict[str, float]],
+    prices: dict[datetime, float],
+) -> None:
+    """Each cost row is its hour's consumption at its hour's price; sums add up."""
+    used = {
+        row["start"]: row["sum"] - before["sum"]
+        for before, row in pairwise(consumption)
+    }
+    assert [datetime.fromtimestamp(r["start"], UTC) for r in costs] == list(prices)
+    total = costs[0]["sum"] - costs[0]["state"]
+    for row, price in zip(costs, prices.values(), strict=True):
+        assert row["state"] == pytest.approx(used[row["start"]] * price)
+        total += row["state"]
+        assert row["sum"] == pytest.approx(total)
+
+
+@pytest.mark.freeze_time(HALF_PAST)
+async def test_late_pushes_and_corrections_are_costed_at_their_hours_price(
+    hass: HomeAssistant,
+    ready: Ready,
+    ready_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """READY's hours come an hour late, after the tariff changed: never its price."""
+    unit = {"unit_of_measurement": "EUR/m³"}
+    hass.states.async_set(WATER_PRICE, "2.0", unit)
+    result = await hass.config_entries.options.async_init(ready_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "scan_interval": 3600,
+            "history_days": 1,
+            "prices": {"water_entity": WATER_PRICE},
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await settle(hass, ready)
+    await push_next_hour(hass, ready, freezer)  # 13:10: the hour from 12:00
+    freezer.tick(timedelta(minutes=20))  # 13:30
+    hass.states.async_set(WATER_PRICE, "3.0", unit)
+    await async_wait_recording_done(hass)
+    freezer.tick(timedelta(minutes=10))
+    await push_next_hour(hass, ready, freezer)  # 14:10: 13:00, priced at 13:00
+    freezer.tick(timedelta(minutes=20))
+    await push_next_hour(hass, ready, freezer)  # 15:10: 14:00
+    hours = {T0 + 13 * H: 2.0, T0 + 14 * H: 3.0}
+    _assert_costed(
+        await statistic_rows(hass, WATER_ID),
+        await statistic_rows(hass, f"{WATER_ID}_cost"),
+        hours,
+    )
+
+    # READY corrects the 14:00 total: both hours around it are costed again.
+    hour = T0 + 14 * H
+    reading = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
+    for register in reading["registers"]:
+        if register["register"] == "Volume":
+            register["value"] -= 0.005
+    body = json.dumps(
+        {
+            "type": "MeterReadings",
+            "subscriptionId": next(iter(ready.sim.subscriptions)),
+            "deliveryId": "correction-1",
+            "readings": [reading],
+        }
+    ).encode()
+    webhook = next(iter(ready.sim.subscriptions.values())).webhook_uri
+    async with (
+        ClientSession() as client,
+        client.post(
+            webhook, data=body, headers={"X-Ready-Signature": ready.sim.sign(body)}
+        ) as response,
+    ):
+        assert response.status == 200
+    await settle(hass, ready)
+    consumption = await statistic_rows(hass, WATER_ID)
+    _assert_costed(consumption, await statistic_rows(hass, f"{WATER_ID}_cost"), hours)
