@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 import json
+from typing import Any
 
 from aiohttp import ClientSession
 from freezegun.api import FrozenDateTimeFactory
@@ -15,12 +16,14 @@ from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from hypothesis import given, strategies as st
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
+from custom_components.smart_meter_cloud.const import DOMAIN
 from custom_components.smart_meter_cloud.quantities import price_unit_fits
 from custom_components.smart_meter_cloud.statistics.costs import (
     PriceHistory,
@@ -299,3 +302,46 @@ async def test_late_pushes_and_corrections_are_costed_at_their_hours_price(
     await settle(hass, ready)
     consumption = await statistic_rows(hass, WATER_ID)
     _assert_costed(consumption, await statistic_rows(hass, f"{WATER_ID}_cost"), hours)
+
+
+async def test_a_price_set_late_costs_the_hours_before_on_request(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The backfilled hours get their cost once asked: at today's fixed price."""
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"scan_interval": 30, "history_days": 1, "prices": {"electricity_import": 0.4}},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert await statistic_rows(hass, f"{IMPORT_ID}_cost") == []
+    consumption = await statistic_rows(hass, IMPORT_ID)
+    first = datetime.fromtimestamp(consumption[0]["start"], UTC)
+    await hass.services.async_call(
+        DOMAIN,
+        "recompute_costs",
+        {"config_entry_id": inexogy_entry.entry_id, "start": first.isoformat()},
+        blocking=True,
+    )
+    costs = await statistic_rows(hass, f"{IMPORT_ID}_cost")
+    hours = {datetime.fromtimestamp(r["start"], UTC): 0.4 for r in consumption}
+    # The first stored hour's sum is its own consumption.
+    _assert_costed(
+        [{"start": consumption[0]["start"] - 3600, "sum": 0.0}, *consumption],
+        costs,
+        hours,
+    )
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            DOMAIN,
+            "recompute_costs",
+            {"config_entry_id": inexogy_entry.entry_id, "start": "2100-01-01"},
+            blocking=True,
+        )
+    key = f"{DOMAIN}.{inexogy_entry.entry_id}.prices"
+    assert hass_storage[key]["data"]["electricity_import"]
+    assert await hass.config_entries.async_remove(inexogy_entry.entry_id)
+    assert key not in hass_storage

@@ -23,7 +23,7 @@ from .ids import device_identifier, issue_id
 from .providers import PROVIDERS
 from .providers.base import PushReceiver
 from .runtime import RuntimeData, SmartMeterConfigEntry
-from .statistics.importer import MeterStatistics, progress_store
+from .statistics.importer import MeterStatistics, price_store, progress_store
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:
@@ -103,5 +103,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
 async def async_remove_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> None:
     """Delete what a removed entry leaves, here and at its cloud; never raises."""
     await progress_store(hass, entry).async_remove()
+    await price_store(hass, entry).async_remove()
     if (provider := PROVIDERS.get(entry.data.get(CONF_PROVIDER, ""))) is not None:
         await provider.async_remove_entry(hass, entry)

@@ -1,4 +1,4 @@
-"""The `import_history` action: import a range of hourly statistics again."""
+"""The actions: import a range of hourly statistics again; cost hours again."""
 
 from datetime import timedelta
 
@@ -16,6 +16,7 @@ from .runtime import SmartMeterConfigEntry
 from .statistics.rows import floor_hour
 
 SERVICE_IMPORT_HISTORY = "import_history"
+SERVICE_RECOMPUTE_COSTS = "recompute_costs"
 ATTR_START = "start"
 ATTR_END = "end"
 
@@ -63,6 +64,28 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 translation_placeholders={"error": str(err)},
             ) from err
 
+    async def recompute_costs(call: ServiceCall) -> None:
+        entry: SmartMeterConfigEntry = service.async_get_config_entry(
+            hass, DOMAIN, call.data[ATTR_CONFIG_ENTRY_ID]
+        )
+        start = floor_hour(dt_util.as_utc(call.data[ATTR_START]))
+        if start > dt_util.utcnow():
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="start_in_the_future"
+            )
+        await entry.runtime_data.statistics.async_recompute_costs(start)
+
     hass.services.async_register(
         DOMAIN, SERVICE_IMPORT_HISTORY, import_history, schema=SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_RECOMPUTE_COSTS,
+        recompute_costs,
+        schema=vol.Schema(
+            {
+                vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+                vol.Required(ATTR_START): cv.datetime,
+            }
+        ),
     )

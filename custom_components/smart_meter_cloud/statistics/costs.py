@@ -34,12 +34,16 @@ class PriceHistory:
         index = bisect_right([start for start, _ in self.changes], hour)
         return self.changes[index - 1][1] if index else None
 
+    def since(self, hour: datetime, price: float | None) -> PriceHistory:
+        """The history with `price` from `hour` on, whatever was set after it."""
+        kept = [(start, value) for start, value in self.changes if start < hour]
+        return PriceHistory((*kept, (hour, price)))
+
     def set(self, hour: datetime, price: float | None) -> PriceHistory:
         """The history with a new price from `hour` on; unchanged if it is the same."""
         if self.price_at(hour) == price:
             return self
-        kept = [(start, value) for start, value in self.changes if start < hour]
-        return PriceHistory((*kept, (hour, price)))
+        return self.since(hour, price)
 
 
 def cost_rows(

@@ -143,6 +143,7 @@ class MeterStatistics:
             )
             for tariff, changes in stored.items()
         }
+        loaded = dict(history)
         for tariff in set(TARIFFS.values()):
             fixed = options.get(tariff)
             history[tariff] = history.get(tariff, PriceHistory()).set(
@@ -155,10 +156,14 @@ class MeterStatistics:
             ):
                 self._prices[tariff] = True
         self._price_history = history
+        if {t: h for t, h in history.items() if h.changes} != loaded:
+            await self._async_save_prices()
+
+    async def _async_save_prices(self) -> None:
         await self._price_store.async_save(
             {
                 tariff: [(start.isoformat(), price) for start, price in h.changes]
-                for tariff, h in history.items()
+                for tariff, h in self._price_history.items()
                 if h.changes
             }
         )
@@ -486,6 +491,26 @@ class MeterStatistics:
                 meter,
                 first if due is None else min(due[1], first),
             )
+
+    async def async_recompute_costs(self, start: datetime) -> None:
+        """Cost the stored hours from `start` on again, fixed prices as set now.
+
+        For a price set late: a fixed price then applies from `start`, and
+        a price entity's recorded prices are read again.
+        """
+        async with self._lock:
+            for tariff, history in self._price_history.items():
+                price = history.price_at(floor_hour(dt_util.utcnow()))
+                self._price_history[tariff] = history.since(start, price)
+            await self._async_save_prices()
+            for meter in self.coordinator.meters.values():
+                for quantity, medium in TARIFFS:
+                    if (
+                        medium is meter.medium
+                        and TARIFFS[quantity, medium] in self._prices
+                    ):
+                        self._costs_due[meter.id, quantity] = (meter, start)
+            await self._async_write_costs()
 
     async def _async_write_costs(self) -> None:
         """Cost every hour written since the last time, and those after it."""
