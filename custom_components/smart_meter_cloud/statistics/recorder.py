@@ -1,5 +1,6 @@
 """Reading and writing our external statistics in Home Assistant's recorder."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 import logging
 
@@ -15,6 +16,7 @@ from homeassistant.components.recorder.statistics import (
     list_statistic_ids,
     statistics_during_period,
 )
+from homeassistant.components.recorder.tasks import SynchronizeTask
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
@@ -114,8 +116,15 @@ def move_sums(
 
 
 async def async_written(hass: HomeAssistant) -> None:
-    """Wait until what was queued is in the database: what comes next reads it."""
-    await get_instance(hass).async_block_till_done()
+    """Wait until what was queued is in the database: what comes next reads it.
+
+    Always behind what was queued: the recorder's own `async_block_till_done`
+    returns at once while its queue is empty, also while it still writes
+    the rows it took from it last.
+    """
+    done: asyncio.Future[None] = hass.loop.create_future()
+    get_instance(hass).queue_task(SynchronizeTask(done))
+    await done
 
 
 async def async_mend_negative_sums(hass: HomeAssistant, provider: str) -> None:
