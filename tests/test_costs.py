@@ -345,3 +345,45 @@ async def test_a_price_set_late_costs_the_hours_before_on_request(
     assert hass_storage[key]["data"]["electricity_import"]
     assert await hass.config_entries.async_remove(inexogy_entry.entry_id)
     assert key not in hass_storage
+
+
+async def test_costs_follow_when_earlier_history_is_imported(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """History reaching further back moves no cost: each hour keeps its price."""
+    options: dict[str, Any] = {
+        "scan_interval": 30,
+        "history_days": 1,
+        "prices": {"electricity_import": 0.4},
+    }
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    await hass.config_entries.options.async_configure(result["flow_id"], options)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    first = datetime.fromtimestamp(
+        (await statistic_rows(hass, IMPORT_ID))[0]["start"], UTC
+    )
+    await hass.services.async_call(
+        DOMAIN,
+        "recompute_costs",
+        {"config_entry_id": inexogy_entry.entry_id, "start": first.isoformat()},
+        blocking=True,
+    )
+    await poll(hass, freezer, 3600)
+    before = await statistic_rows(hass, f"{IMPORT_ID}_cost")
+
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], options | {"history_days": 3}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    consumption = await statistic_rows(hass, IMPORT_ID)
+    assert datetime.fromtimestamp(consumption[0]["start"], UTC) < first
+    after = await statistic_rows(hass, f"{IMPORT_ID}_cost")
+    assert [(r["start"], r["state"]) for r in after] == pytest.approx(
+        [(r["start"], r["state"]) for r in before]
+    )
+    hours = {datetime.fromtimestamp(r["start"], UTC): 0.4 for r in after}
+    _assert_costed(consumption, after, hours)
