@@ -44,10 +44,15 @@ def _cpu() -> float:
     return times.user + times.system
 
 
-@pytest.mark.parametrize("persistent_database", [False, True], ids=["memory", "file"])
+@pytest.mark.parametrize(
+    ("persistent_database", "priced"),
+    [(False, False), (True, False), (False, True)],
+    ids=["memory", "file", "memory-priced"],
+)
 async def test_import_one_year_for_ten_meters(
-    hass: HomeAssistant, inexogy: Inexogy, persistent_database: bool
+    hass: HomeAssistant, inexogy: Inexogy, persistent_database: bool, priced: bool
 ) -> None:
+    """Priced: both registers have a fixed price, and the year is costed too."""
     # The test harness turns asyncio debug on, which multiplies every cost.
     hass.loop.set_debug(False)
     template = inexogy.sim.meter(ELECTRICITY_METER_ID)
@@ -56,6 +61,13 @@ async def test_import_one_year_for_ten_meters(
         for i in range(METERS)
     ]
     entry = await add_inexogy_entry(hass, inexogy.url)
+    if priced:
+        prices = {"electricity_import": 0.3, "electricity_export": 0.08}
+        hass.config_entries.async_update_entry(
+            entry, options={**entry.options, "prices": prices}
+        )
+        await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
     await async_wait_recording_done(hass)
     end = datetime(2026, 11, 23, tzinfo=UTC)
     start = end - timedelta(days=DAYS)
@@ -63,6 +75,13 @@ async def test_import_one_year_for_ten_meters(
 
     wall, cpu, loop_cpu = _wall(), _cpu(), time.thread_time()
     await import_history(hass, entry.entry_id, start, end)
+    if priced:
+        await hass.services.async_call(
+            DOMAIN,
+            "recompute_costs",
+            {"config_entry_id": entry.entry_id, "start": start.isoformat()},
+            blocking=True,
+        )
     # Our code and the simulator share the event loop's thread; the recorder
     # writes in its own.
     loop_cpu = time.thread_time() - loop_cpu
@@ -97,8 +116,10 @@ async def test_import_one_year_for_ten_meters(
 
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     database = "file" if persistent_database else "in-memory"
+    priced_note = ", priced: both registers costed too" if priced else ""
     print(
-        f"\nstatistics import, {database} SQLite, {os.cpu_count()} cores: "
+        f"\nstatistics import{priced_note}, {database} SQLite, "
+        f"{os.cpu_count()} cores: "
         f"{METERS} meters x {DAYS} days x {QUANTITIES} registers = {ROWS} rows, "
         f"{requests} requests\n"
         f"  import_history: wall {ours_wall:.1f} s, CPU {ours_cpu:.1f} s "
