@@ -520,6 +520,9 @@ def test_f_energy_costs(page: Page, stack: Stack, shot: Shot) -> None:
     )
     item = pick_statistic(page, picker, f"{grid} cost")
     item.click()
+    # The list closes and the picker shows the statistic chosen.
+    expect(picker.get_by_text(f"{grid} cost", exact=True)).to_be_visible()
+    expect(page.get_by_placeholder("Search", exact=True)).to_be_hidden()
     shot("energy-grid-cost")
     page.get_by_role("button", name="Save").click()
     wait_for_dialog_history(page)
