@@ -3,10 +3,12 @@
 The tests run in order on one Home Assistant: (a) adds the inexogy account,
 (b) the READY tenant, (c) watches a READY push on screen, (d) picks the
 imported statistics in the energy settings and (e) makes an automation on the
-leak alarm and sees it run.
+leak alarm and sees it run, (f) sets a price for the inexogy account and
+sees the costs in the energy dashboard.
 """
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 import json
 import math
 import re
@@ -440,3 +442,103 @@ def test_e_automation_on_leak(page: Page, stack: Stack, shot: Shot) -> None:
             raise
         print(f"Home Assistant {version}: the drawer did not list the notification")
     shot("automation-notification")
+
+
+# ---- (f) costs in the energy dashboard ---------------------------------------
+def entries_loaded(page: Page) -> None:
+    """Until every entry of the integration is loaded (again, after a reload)."""
+    page.wait_for_function(
+        """() => document.querySelector("home-assistant").hass
+             .callWS({type: "config_entries/get", domain: "smart_meter_cloud"})
+             .then(all => all.length > 0 && all.every(e => e.state === "loaded"))""",
+        polling=500,
+        timeout=SLOW_TIMEOUT_MS,
+    )
+
+
+def test_f_energy_costs(page: Page, stack: Stack, shot: Shot) -> None:
+    """A fixed price, the earlier hours costed again, costs in the dashboard."""
+    # The price, in the options of the inexogy entry: Prices is folded away.
+    page.goto(f"{stack.ha_url}/config/integrations/integration/smart_meter_cloud")
+    entry = page.locator("ha-config-entry-row").filter(
+        has=page.get_by_text(INEXOGY_ENTRY, exact=True)
+    )
+    entry.get_by_role("button", name="Configure").click()
+    page.get_by_text("Prices", exact=True).click()
+    # The field's label is drawn in its shadow root: find the field by it.
+    price = page.locator("ha-selector-number").filter(
+        has_text="Electricity bought: fixed price"
+    )
+    price.locator("input").fill("0.30")
+    shot("options-prices")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_text("Options successfully saved")).to_be_visible(
+        timeout=SLOW_TIMEOUT_MS
+    )
+    page.get_by_role("button", name="Finish").click()
+    wait_for_dialog_history(page)
+    entries_loaded(page)  # the options reload the entry
+
+    # The price applies from this hour: cost the imported hours before it
+    # too, in Developer tools → Actions. The action's account field takes the
+    # entry's ID, which YAML mode shows as is.
+    entry_id = page.evaluate(
+        """title => document.querySelector("home-assistant").hass
+             .callWS({type: "config_entries/get", domain: "smart_meter_cloud"})
+             .then(all => all.find(e => e.title === title).entry_id)""",
+        INEXOGY_ENTRY,
+    )
+    start = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%d %H:00:00+00:00")
+    page.goto(f"{stack.ha_url}/config/tools/action")
+    page.get_by_role("button", name="YAML mode").click()
+    editor = page.locator("ha-yaml-editor .cm-content")
+    editor.fill(
+        "action: smart_meter_cloud.recompute_costs\n"
+        f"data:\n  config_entry_id: {entry_id}\n  start: '{start}'\n"
+    )
+    expect(page.get_by_text("Cost hours again", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Perform action").click()
+    meter = inexogy_sim.ELECTRICITY_METER_ID
+    cost_id = f"smart_meter_cloud:inexogy_{meter}_energy_import_cost"
+    page.wait_for_function(
+        """statisticId => document.querySelector("home-assistant").hass
+             .callWS({type: "recorder/list_statistic_ids", statistic_type: "sum"})
+             .then(all => all.some(s => s.statistic_id === statisticId))""",
+        arg=cost_id,
+        polling=500,
+    )
+    expect(page.locator("ha-alert[alert-type=error]")).to_have_count(0)
+    shot("recompute-costs")
+
+    # The grid connection of (d): its costs from our cost statistic.
+    page.goto(f"{stack.ha_url}/config/energy")
+    grid = "Electricity meter 3456 Energy import"
+    page.get_by_role("button", name="Edit grid connection").first.click()
+    page.get_by_text("Use an entity tracking the total costs", exact=True).click()
+    picker = page.locator("ha-statistic-picker").filter(
+        has_text="Entity with the total costs"
+    )
+    item = pick_statistic(page, picker, f"{grid} cost")
+    item.click()
+    # The list closes and the picker shows the statistic chosen.
+    expect(picker.get_by_text(f"{grid} cost", exact=True)).to_be_visible()
+    expect(page.get_by_placeholder("Search", exact=True)).to_be_hidden()
+    shot("energy-grid-cost")
+    page.get_by_role("button", name="Save").click()
+    wait_for_dialog_history(page)
+    page.wait_for_function(
+        """statisticId => document.querySelector("home-assistant").hass
+             .callWS({type: "energy/get_prefs"})
+             .then(prefs => JSON.stringify(prefs).includes(statisticId))""",
+        arg=cost_id,
+    )
+
+    # The energy dashboard counts today's costs.
+    page.goto(f"{stack.ha_url}/energy")
+    table = page.locator("hui-energy-sources-table-card")
+    expect(table.get_by_text("Cost", exact=True).first).to_be_visible()
+    expect(table).to_contain_text(re.compile(r"€\s?\d+\.\d\d"))
+    # After a full load the launch screen fades out over the page: wait until
+    # it is gone, for the screenshot.
+    expect(page.locator("#ha-launch-screen")).to_have_count(0)
+    shot("energy-costs")
