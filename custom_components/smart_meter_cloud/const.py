@@ -13,8 +13,6 @@ CONF_PROVIDER: Final = "provider"
 CONF_BASE_URL: Final = "base_url"
 CONF_METERS: Final = "meters"
 CONF_HISTORY_DAYS: Final = "history_days"
-# Per tariff a fixed price (its name) or a price entity (its name + "_entity").
-CONF_PRICES: Final = "prices"
 # Where 0.2 kept the earliest hour history was imported from; now in storage.
 CONF_HISTORY_START: Final = "history_start"
 
@@ -24,3 +22,7 @@ MIN_HISTORY_DAYS: Final = 1
 MAX_HISTORY_DAYS: Final = 3 * 365
 MIN_SCAN_INTERVAL: Final = timedelta(seconds=10)
 MAX_SCAN_INTERVAL: Final = timedelta(hours=24)
+
+# The prices option: per tariff (quantities.TARIFFS) a fixed price under its
+# name, or a price entity under its name and "_entity".
+CONF_PRICES: Final = "prices"

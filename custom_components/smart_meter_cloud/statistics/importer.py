@@ -32,7 +32,7 @@ from ..ids import (
     statistic_id,
     store_key,
 )
-from ..quantities import TARIFFS, is_consumption, most_per_hour
+from ..quantities import TARIFFS, is_consumption, most_per_hour, statistic_unit
 from . import recorder
 from .costs import PriceAt, PriceHistory, cost_rows
 from .prices import async_entity_prices
@@ -483,7 +483,8 @@ class MeterStatistics:
         self, meter: Meter, quantity: Quantity, rows: list[StatisticData]
     ) -> None:
         key = statistic_id(self.provider, meter.id, quantity)
-        recorder.write(self.hass, key, self._name(meter, quantity), quantity, rows)
+        name = self._name(meter, quantity)
+        recorder.write(self.hass, key, name, statistic_unit(quantity), rows)
         if rows and TARIFFS.get((quantity, meter.medium)) in self._prices:
             due = self._costs_due.get((meter.id, quantity))
             first = rows[0]["start"]
@@ -547,11 +548,11 @@ class MeterStatistics:
         )
         rows = cost_rows(stored, sum_before, cost_before, price_at)
         if rows:
-            recorder.write_cost(
+            recorder.write(
                 self.hass,
                 cost_key,
                 f"{self._name(meter, quantity)} {cost_word(quantity)}",
-                self.hass.config.currency,
+                (self.hass.config.currency, None),
                 rows,
             )
 

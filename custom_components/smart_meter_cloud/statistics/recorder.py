@@ -73,11 +73,15 @@ def write(
     hass: HomeAssistant,
     key: str,
     name: str,
-    quantity: Quantity,
+    unit: tuple[str, str | None],
     rows: list[StatisticData],
 ) -> None:
-    """Queue hourly rows of a statistic for the recorder to write."""
-    unit, unit_class = statistic_unit(quantity)
+    """Queue hourly rows of a statistic, in a unit and its class, to be written.
+
+    Consumption comes in kWh or m³ (`quantities.statistic_unit`), costs in
+    Home Assistant's currency, which has no unit class.
+    """
+    unit_of_measurement, unit_class = unit
     metadata = StatisticMetaData(
         mean_type=StatisticMeanType.NONE,
         has_sum=True,
@@ -85,23 +89,7 @@ def write(
         source=DOMAIN,
         statistic_id=key,
         unit_class=unit_class,
-        unit_of_measurement=unit,
-    )
-    async_add_external_statistics(hass, metadata, rows)
-
-
-def write_cost(
-    hass: HomeAssistant, key: str, name: str, currency: str, rows: list[StatisticData]
-) -> None:
-    """Queue hourly cost rows of a statistic in a currency."""
-    metadata = StatisticMetaData(
-        mean_type=StatisticMeanType.NONE,
-        has_sum=True,
-        name=name,
-        source=DOMAIN,
-        statistic_id=key,
-        unit_class=None,
-        unit_of_measurement=currency,
+        unit_of_measurement=unit_of_measurement,
     )
     async_add_external_statistics(hass, metadata, rows)
 
