@@ -519,10 +519,10 @@ def test_f_energy_costs(page: Page, stack: Stack, shot: Shot) -> None:
     picker = page.locator("ha-statistic-picker").filter(
         has_text="Entity with the total costs"
     )
-    item = pick_statistic(page, picker, f"{grid} cost")
+    item = pick_statistic(page, picker, f"{grid} (EUR)")
     item.click()
     # The list closes and the picker shows the statistic chosen.
-    expect(picker.get_by_text(f"{grid} cost", exact=True)).to_be_visible()
+    expect(picker.get_by_text(f"{grid} (EUR)", exact=True)).to_be_visible()
     expect(page.get_by_placeholder("Search", exact=True)).to_be_hidden()
     shot("energy-grid-cost")
     page.get_by_role("button", name="Save").click()

@@ -27,7 +27,6 @@ from ..const import CONF_PRICES, DOMAIN
 from ..coordinator import SmartMeterCoordinator
 from ..ids import (
     cost_statistic_id,
-    cost_word,
     entity_unique_id,
     statistic_id,
     store_key,
@@ -551,7 +550,8 @@ class MeterStatistics:
             recorder.write(
                 self.hass,
                 cost_key,
-                f"{self._name(meter, quantity)} {cost_word(quantity)}",
+                # Named like its sensor, with the currency: in any language.
+                f"{self._name(meter, quantity)} ({self.hass.config.currency})",
                 (self.hass.config.currency, None),
                 rows,
             )
