@@ -19,6 +19,7 @@ import re
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from aiohttp import ClientSession
 from aiohttp.test_utils import BaseTestServer, TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
@@ -643,6 +644,33 @@ async def push_next_hour(
     delivery = await ready.sim.push_readings()
     await settle(hass, ready)
     return delivery
+
+
+async def push_corrected_volume(
+    hass: HomeAssistant, ready: Ready, hour: datetime, change: float
+) -> None:
+    """READY pushes the water meter's total at an hour again, corrected by `change`."""
+    reading = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
+    for register in reading["registers"]:
+        if register["register"] == "Volume":
+            register["value"] += change
+    body = json.dumps(
+        {
+            "type": "MeterReadings",
+            "subscriptionId": next(iter(ready.sim.subscriptions)),
+            "deliveryId": f"correction-{hour.isoformat()}",
+            "readings": [reading],
+        }
+    ).encode()
+    webhook = next(iter(ready.sim.subscriptions.values())).webhook_uri
+    async with (
+        ClientSession() as client,
+        client.post(
+            webhook, data=body, headers={"X-Ready-Signature": ready.sim.sign(body)}
+        ) as response,
+    ):
+        assert response.status == 200
+    await settle(hass, ready)
 
 
 # READY register -> the statistic it becomes, and its units in kWh or m³.

@@ -2,10 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-import json
 from typing import Any
 
-from aiohttp import ClientSession
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.models import (
     StatisticData,
@@ -32,7 +30,6 @@ from custom_components.smart_meter_cloud.statistics.costs import (
 from custom_components.smart_meter_cloud.statistics.prices import (
     async_entity_prices,
 )
-from tests.simulator import ready as ready_sim
 
 from .conftest import (
     HALF_PAST,
@@ -42,6 +39,7 @@ from .conftest import (
     Ready,
     data_schema,
     poll,
+    push_corrected_volume,
     push_next_hour,
     settle,
     statistic_rows,
@@ -279,27 +277,7 @@ async def test_late_pushes_and_corrections_are_costed_at_their_hours_price(
 
     # READY corrects the 14:00 total: both hours around it are costed again.
     hour = T0 + 14 * H
-    reading = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
-    for register in reading["registers"]:
-        if register["register"] == "Volume":
-            register["value"] -= 0.005
-    body = json.dumps(
-        {
-            "type": "MeterReadings",
-            "subscriptionId": next(iter(ready.sim.subscriptions)),
-            "deliveryId": "correction-1",
-            "readings": [reading],
-        }
-    ).encode()
-    webhook = next(iter(ready.sim.subscriptions.values())).webhook_uri
-    async with (
-        ClientSession() as client,
-        client.post(
-            webhook, data=body, headers={"X-Ready-Signature": ready.sim.sign(body)}
-        ) as response,
-    ):
-        assert response.status == 200
-    await settle(hass, ready)
+    await push_corrected_volume(hass, ready, hour, -0.005)
     consumption = await statistic_rows(hass, WATER_ID)
     _assert_costed(consumption, await statistic_rows(hass, f"{WATER_ID}_cost"), hours)
 

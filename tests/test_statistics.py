@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-import json
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
@@ -45,6 +44,7 @@ from .conftest import (
     import_history,
     our_records,
     poll,
+    push_corrected_volume,
     push_next_hour,
     ready_statistics,
     restarted,
@@ -265,27 +265,7 @@ async def test_ready_pushes_fill_hours_without_requests_and_corrections_rewrite(
 
     # READY corrects the 12:00 total: the hours around it follow.
     hour = datetime(2026, 11, 23, 12, tzinfo=UTC)
-    reading = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
-    for register in reading["registers"]:
-        if register["register"] == "Volume":
-            register["value"] -= 0.005
-    body = json.dumps(
-        {
-            "type": "MeterReadings",
-            "subscriptionId": next(iter(ready.sim.subscriptions)),
-            "deliveryId": "correction-1",
-            "readings": [reading],
-        }
-    ).encode()
-    webhook = next(iter(ready.sim.subscriptions.values())).webhook_uri
-    async with (
-        ClientSession() as client,
-        client.post(
-            webhook, data=body, headers={"X-Ready-Signature": ready.sim.sign(body)}
-        ) as response,
-    ):
-        assert response.status == 200
-    await settle(hass, ready)
+    await push_corrected_volume(hass, ready, hour, -0.005)
     corrected = await statistic_rows(hass, WATER_ID)
     assert len(corrected) == len(rows)
     assert_hourly(corrected)
