@@ -646,6 +646,45 @@ async def push_next_hour(
     return delivery
 
 
+async def webhook_post(
+    hass: HomeAssistant,
+    ready: Ready,
+    body: bytes,
+    *,
+    signature: str | None = None,
+    status: bool = False,
+) -> int:
+    """POST to our webhook as READY (or an impostor) would."""
+    subscription = next(iter(ready.sim.subscriptions.values()))
+    url = subscription.status_uri if status else subscription.webhook_uri
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-Ready-Signature"] = signature
+    async with (
+        ClientSession() as client,
+        client.post(url, data=body, headers=headers) as response,
+    ):
+        return response.status
+
+
+def push_body(ready: Ready, readings: list[dict[str, Any]], delivery_id: str) -> bytes:
+    """A MeterReadings push of these readings, as READY sends it."""
+    return json.dumps(
+        {
+            "type": "MeterReadings",
+            "subscriptionId": next(iter(ready.sim.subscriptions)),
+            "deliveryId": delivery_id,
+            "readings": readings,
+        }
+    ).encode()
+
+
+async def post_signed(hass: HomeAssistant, ready: Ready, body: bytes) -> None:
+    """POST a push signed as READY does; let Home Assistant take it."""
+    assert await webhook_post(hass, ready, body, signature=ready.sim.sign(body)) == 200
+    await settle(hass, ready)
+
+
 async def push_corrected_volume(
     hass: HomeAssistant, ready: Ready, hour: datetime, change: float
 ) -> None:
@@ -654,23 +693,8 @@ async def push_corrected_volume(
     for register in reading["registers"]:
         if register["register"] == "Volume":
             register["value"] += change
-    body = json.dumps(
-        {
-            "type": "MeterReadings",
-            "subscriptionId": next(iter(ready.sim.subscriptions)),
-            "deliveryId": f"correction-{hour.isoformat()}",
-            "readings": [reading],
-        }
-    ).encode()
-    webhook = next(iter(ready.sim.subscriptions.values())).webhook_uri
-    async with (
-        ClientSession() as client,
-        client.post(
-            webhook, data=body, headers={"X-Ready-Signature": ready.sim.sign(body)}
-        ) as response,
-    ):
-        assert response.status == 200
-    await settle(hass, ready)
+    body = push_body(ready, [reading], f"correction-{hour.isoformat()}")
+    await post_signed(hass, ready, body)
 
 
 # READY register -> the statistic it becomes, and its units in kWh or m³.

@@ -36,32 +36,18 @@ from .conftest import (
     assert_hourly,
     our_records,
     poll,
+    post_signed,
+    push_body,
     ready_statistic_id,
     settle,
     state,
     statistic_rows,
+    webhook_post,
 )
-from .test_ready import webhook_post
 
 ENERGY = "sensor.electricity_meter_3456_energy_import"
 POWER = "sensor.electricity_meter_3456_power"
 LEAK = "binary_sensor.water_meter_4567_leak"
-
-
-def _push(ready: Ready, readings: list[dict[str, Any]], delivery_id: str) -> bytes:
-    return json.dumps(
-        {
-            "type": "MeterReadings",
-            "subscriptionId": next(iter(ready.sim.subscriptions)),
-            "deliveryId": delivery_id,
-            "readings": readings,
-        }
-    ).encode()
-
-
-async def _post(hass: HomeAssistant, ready: Ready, body: bytes) -> None:
-    assert await webhook_post(hass, ready, body, signature=ready.sim.sign(body)) == 200
-    await settle(hass, ready)
 
 
 # --- spikes --------------------------------------------------------------------------
@@ -180,7 +166,7 @@ async def test_a_partial_reading_updates_only_what_it_carries(
     reading = ready.sim.reading(ready_sim.HEAT_METER_ID, T0 + 13 * H)
     reading["registers"] = reading["registers"][:1]  # the heat energy alone
     del reading["infoCode"]
-    await _post(hass, ready, _push(ready, [reading], "partial-1"))
+    await post_signed(hass, ready, push_body(ready, [reading], "partial-1"))
     after = {entity_id: state(hass, entity_id) for entity_id in heat}
     changed = {k for k in heat if after[k] != before[k]}
     assert changed <= {
@@ -202,7 +188,7 @@ async def test_readings_stamped_long_ago_rewrite_no_history(
     for year in (1, 1900, 1970, 2000):
         reading = ready.sim.reading(ready_sim.WATER_METER_ID, T0)
         reading["timestamp"] = f"{year:04d}-01-01T00:00:00Z"
-        await _post(hass, ready, _push(ready, [reading], f"old-{year}"))
+        await post_signed(hass, ready, push_body(ready, [reading], f"old-{year}"))
     assert await statistic_rows(hass, WATER_ID) == rows
     task = ready_entry.runtime_data.statistics._task
     assert task is not None
@@ -224,7 +210,7 @@ async def test_a_zero_glitch_on_a_whole_hour_books_no_hour_twice(
     freezer.tick(timedelta(minutes=40))
     glitch = ready.sim.reading(ready_sim.WATER_METER_ID, T0 + 13 * H)
     glitch["registers"][0]["value"] = 0
-    await _post(hass, ready, _push(ready, [glitch], "zero-1"))
+    await post_signed(hass, ready, push_body(ready, [glitch], "zero-1"))
     freezer.tick(H)
     await ready.sim.push_readings([ready_sim.WATER_METER_ID])
     await settle(hass, ready)
@@ -258,7 +244,7 @@ async def test_a_dip_of_one_watt_hour_is_no_reset(
     dips = [ready.sim.reading(meter, T0 + hour * H) for hour in (13, 14)]
     energy(dips[0])["value"] = noon - 0.001
     energy(dips[1])["value"] = noon - 0.0005
-    await _post(hass, ready, _push(ready, dips, "dips-1"))
+    await post_signed(hass, ready, push_body(ready, dips, "dips-1"))
     freezer.tick(H)
     await ready.sim.push_readings([meter])
     await settle(hass, ready)
@@ -286,7 +272,7 @@ async def test_a_correction_waits_for_the_rows_it_corrects(
     await settle(hass, ready)
     corrected = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
     corrected["registers"][0]["value"] -= 0.005
-    await _post(hass, ready, _push(ready, [corrected], "correction-1"))
+    await post_signed(hass, ready, push_body(ready, [corrected], "correction-1"))
     await get_instance(hass).async_block_till_done()
     rows = await statistic_rows(hass, WATER_ID)
     assert_consistent(rows)
@@ -308,7 +294,7 @@ async def test_two_hundred_concurrent_pushes_apply_once_each(
     """READY retrying many deliveries at once, half of them replays."""
     freezer.tick(timedelta(minutes=40))
     reading = ready.sim.reading(ready_sim.WATER_METER_ID, T0 + 13 * H)
-    bodies = [_push(ready, [reading], f"many-{n % 100}") for n in range(200)]
+    bodies = [push_body(ready, [reading], f"many-{n % 100}") for n in range(200)]
     answers = await asyncio.gather(
         *(
             webhook_post(hass, ready, body, signature=ready.sim.sign(body))
@@ -328,7 +314,7 @@ async def test_headers_at_their_limits_are_refused(
     hass: HomeAssistant, ready: Ready, ready_entry: ConfigEntry
 ) -> None:
     before = state(hass, "sensor.water_meter_4567_water_volume")
-    body = _push(ready, [], "headers-1")
+    body = push_body(ready, [], "headers-1")
     for signature in ("A" * 8000, "A" * 20_000, ready.sim.sign(body) + "=" * 7000):
         assert 400 <= await webhook_post(hass, ready, body, signature=signature) < 500
     await settle(hass, ready)
@@ -348,11 +334,11 @@ async def test_a_replay_after_a_reload_does_not_revert_a_correction(
     freezer.tick(timedelta(minutes=40))
     hour = T0 + 12 * H  # not the latest hour, which every poll brings again
     original = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
-    first = _push(ready, [original], "original-1")
-    await _post(hass, ready, first)
+    first = push_body(ready, [original], "original-1")
+    await post_signed(hass, ready, first)
     corrected = ready.sim.reading(ready_sim.WATER_METER_ID, hour)
     corrected["registers"][0]["value"] -= 0.005
-    await _post(hass, ready, _push(ready, [corrected], "correction-1"))
+    await post_signed(hass, ready, push_body(ready, [corrected], "correction-1"))
     await hass.config_entries.async_reload(ready_entry.entry_id)
     await settle(hass, ready)
     rows = await statistic_rows(hass, WATER_ID)
@@ -437,7 +423,7 @@ async def test_a_second_signature_or_no_delivery_id_is_refused(
 ) -> None:
     before = state(hass, "sensor.water_meter_4567_water_volume")
     reading = ready.sim.reading(ready_sim.WATER_METER_ID, T0 + 12 * H)
-    body = _push(ready, [reading], "twice-signed")
+    body = push_body(ready, [reading], "twice-signed")
     subscription = next(iter(ready.sim.subscriptions.values()))
     headers = CIMultiDict(
         [
@@ -451,7 +437,7 @@ async def test_a_second_signature_or_no_delivery_id_is_refused(
     ):
         assert response.status == 400
     for missing in (None, ""):
-        data = json.loads(_push(ready, [reading], "x"))
+        data = json.loads(push_body(ready, [reading], "x"))
         data["deliveryId"] = missing
         unnamed = json.dumps(data).encode()
         assert (await _signed(hass, ready, unnamed))[0] == 400
@@ -526,13 +512,13 @@ async def test_delivery_ids_are_remembered_for_a_week(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     reading = ready.sim.reading(ready_sim.WATER_METER_ID, T0 + 12 * H)
-    first = _push(ready, [reading], "week-1")
+    first = push_body(ready, [reading], "week-1")
     assert await _signed(hass, ready, first) == (200, {"status": "ok"})
     freezer.tick(timedelta(days=6))
     assert await _signed(hass, ready, first) == (200, {"status": "duplicate"})
     freezer.tick(timedelta(days=2))
     # The next delivery lets the week-old one go: READY redelivers for hours.
-    second = _push(ready, [reading], "week-2")
+    second = push_body(ready, [reading], "week-2")
     assert await _signed(hass, ready, second) == (200, {"status": "ok"})
     assert await _signed(hass, ready, first) == (200, {"status": "ok"})
     await settle(hass, ready)

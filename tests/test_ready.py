@@ -41,6 +41,7 @@ from .conftest import (
     settle,
     state,
     suggested_values,
+    webhook_post,
 )
 
 WATER_VOLUME = "sensor.water_meter_4567_water_volume"
@@ -58,27 +59,6 @@ async def start_ready_flow(hass: HomeAssistant) -> str:
     )
     assert result["step_id"] == "kamstrup_ready"
     return result["flow_id"]
-
-
-async def webhook_post(
-    hass: HomeAssistant,
-    ready: Ready,
-    body: bytes,
-    *,
-    signature: str | None = None,
-    status: bool = False,
-) -> int:
-    """POST to our webhook as READY (or an impostor) would."""
-    subscription = next(iter(ready.sim.subscriptions.values()))
-    url = subscription.status_uri if status else subscription.webhook_uri
-    headers = {"Content-Type": "application/json"}
-    if signature is not None:
-        headers["X-Ready-Signature"] = signature
-    async with (
-        ClientSession() as client,
-        client.post(url, data=body, headers=headers) as response,
-    ):
-        return response.status
 
 
 def readings_body(ready: Ready, hour: Any, **extra: Any) -> bytes:
