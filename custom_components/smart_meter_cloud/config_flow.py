@@ -10,7 +10,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_SCAN_INTERVAL
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, CONF_SCAN_INTERVAL
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
@@ -336,7 +336,7 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             if prices.get(tariff) is not None:
                 return {CONF_PRICES: "price_twice"}
             state = self.hass.states.get(value)
-            unit = state.attributes.get("unit_of_measurement") if state else None
+            unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
             if not price_unit_fits(unit, tariff_unit(tariff)):
                 return {CONF_PRICES: "price_unit"}
         return {}

@@ -499,9 +499,11 @@ class MeterStatistics:
         a price entity's recorded prices are read again.
         """
         async with self._lock:
+            now = floor_hour(dt_util.utcnow())
             for tariff, history in self._price_history.items():
-                price = history.price_at(floor_hour(dt_util.utcnow()))
-                self._price_history[tariff] = history.since(start, price)
+                # A tariff without a price now keeps its history as it is.
+                if (price := history.price_at(now)) is not None:
+                    self._price_history[tariff] = history.since(start, price)
             await self._async_save_prices()
             for meter in self.coordinator.meters.values():
                 for quantity, medium in TARIFFS:
