@@ -142,6 +142,7 @@ def _sensor_descriptions() -> list[sensor.MeterSensorDescription]:
             for quantity, info in QUANTITIES.items()
             for medium in info.media
         ),
+        *sensor.POWER_PARTS,
         *sensor.READING_SENSORS,
     ]
 

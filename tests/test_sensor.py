@@ -1,5 +1,6 @@
 """Meter sensors: what they show, and how they behave when the cloud does not."""
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
@@ -8,7 +9,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from .conftest import Inexogy, Ready
+from .conftest import Inexogy, Ready, poll, state
 
 
 @pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
@@ -62,6 +63,11 @@ async def test_what_inexogy_meters_show(
             "energy_import_tariff_2",
             "last_reading",
             *(f"{kind}_phase_{i}" for kind in ("power", "voltage") for i in (1, 2, 3)),
+            *(
+                f"power_{direction}{phase}"
+                for direction in ("import", "export")
+                for phase in ("", "_phase_1", "_phase_2", "_phase_3")
+            ),
             *(f"current_phase_{i}" for i in (1, 2, 3)),
         },
         "diagnostic": {"last_reading"},
@@ -78,7 +84,12 @@ async def test_what_ready_meters_show(
     # own state (its surroundings, battery, sensor alarms) as diagnostics;
     # the raw info code, decoded into alarms anyway, only when wanted.
     roles = _by_role(entity_registry, ready_entry)
-    assert roles["disabled"] == {"info_code", "last_reading"}
+    assert roles["disabled"] == {
+        "info_code",
+        "last_reading",
+        "power_export",
+        "power_import",
+    }
     assert roles["primary"] == {
         "burst",
         "cooling_energy",
@@ -105,3 +116,27 @@ async def test_what_ready_meters_show(
         "tamper",
         "supply_voltage",
     } <= roles["diagnostic"]
+
+
+@pytest.mark.freeze_time("2026-11-23T00:00:00+00:00")
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_power_split_into_import_and_export(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    # The demo meter draws at night and feeds in around midday (UTC).
+    meter = "sensor.electricity_meter_3456_power"
+    seen = {"import": 0.0, "export": 0.0}
+    for _ in range(2):
+        for phase in ("", "_phase_1", "_phase_2", "_phase_3"):
+            signed = float(state(hass, f"{meter}{phase}"))
+            drawn = float(state(hass, f"{meter}_import{phase}"))
+            fed_in = float(state(hass, f"{meter}_export{phase}"))
+            assert (drawn, fed_in) == (max(signed, 0.0), max(-signed, 0.0))
+            seen["import"] = max(seen["import"], drawn)
+            seen["export"] = max(seen["export"], fed_in)
+        await poll(hass, freezer, 12 * 3600)
+    assert seen["import"] > 0
+    assert seen["export"] > 0

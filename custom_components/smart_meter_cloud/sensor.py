@@ -52,6 +52,42 @@ def quantity_sensor(quantity: Quantity, medium: Medium) -> MeterSensorDescriptio
     )
 
 
+def _power_part(quantity: Quantity, direction: str) -> MeterSensorDescription:
+    """One direction of a signed power (negative is export), never below zero."""
+    info = QUANTITIES[quantity]
+    sign = 1.0 if direction == "import" else -1.0
+
+    def value(reading: Reading) -> float | None:
+        power = reading.values.get(quantity)
+        # 0.0 first: max keeps the first of equals, and -0.0 is no export.
+        return None if power is None else max(0.0, sign * power)
+
+    return MeterSensorDescription(
+        key=f"{quantity}_{direction}",
+        translation_key=f"{quantity}_{direction}",
+        device_class=info.device_class,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=info.unit,
+        suggested_display_precision=info.precision,
+        # For automations such as "export above 2 kW"; the signed power
+        # already shows both.
+        entity_registry_enabled_default=False,
+        value_fn=value,
+    )
+
+
+# Signed power split into what is drawn and what is fed in, both >= 0.
+POWER_PARTS: tuple[MeterSensorDescription, ...] = tuple(
+    _power_part(quantity, direction)
+    for quantity in (
+        Quantity.POWER,
+        Quantity.POWER_L1,
+        Quantity.POWER_L2,
+        Quantity.POWER_L3,
+    )
+    for direction in ("import", "export")
+)
+
 # About the reading rather than a register; every meter has them.
 READING_SENSORS: tuple[MeterSensorDescription, ...] = (
     MeterSensorDescription(
@@ -81,7 +117,11 @@ def meter_sensors(medium: Medium, reading: Reading) -> list[MeterSensorDescripti
             for quantity, info in QUANTITIES.items()
             if quantity in reading.values and medium in info.media
         ),
-        *(d for d in READING_SENSORS if d.value_fn(reading) is not None),
+        *(
+            d
+            for d in (*POWER_PARTS, *READING_SENSORS)
+            if d.value_fn(reading) is not None
+        ),
     ]
 
 
