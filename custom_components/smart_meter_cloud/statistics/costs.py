@@ -2,7 +2,7 @@
 
 Pure arithmetic over stored consumption rows (see `rows`) and a price per
 hour; where the prices come from (a fixed price with its history, or a
-price entity's recorded hours) is the caller's. Not wired up yet.
+price entity's recorded hours) is the caller's (`importer`).
 """
 
 from bisect import bisect_right
