@@ -224,7 +224,9 @@ class LeakEntity(MeterEntity):
     async def async_added_to_hass(self) -> None:
         """Follow the watch's verdicts as well as the coordinator."""
         await super().async_added_to_hass()
-        self.async_on_remove(self.watch.async_add_listener(self.async_write_ha_state))
+        self.async_on_remove(
+            self.watch.async_add_listener(self.meter_id, self.async_write_ha_state)
+        )
 
     @property
     def verdict(self) -> Verdict:

@@ -33,30 +33,36 @@ class LeakWatch:
         # Per meter, the volume statistic's sum (m³) at each hour's start.
         self._sums: dict[str, dict[datetime, float]] = {}
         self._verdicts: dict[str, Verdict] = {}
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
 
     async def async_load(self, meters: Iterable[Meter]) -> None:
-        """Read the water meters' last days back from the recorder."""
+        """Read the water meters' last days back from the recorder, in one query."""
         # Hours an earlier setup queued (before a reload) must be readable.
         await recorder.async_written(self.hass)
+        keys = {
+            statistic_id(self.provider, meter.id, Quantity.VOLUME): meter.id
+            for meter in meters
+            if meter.medium is Medium.WATER
+        }
+        if not keys:
+            return
         since = dt_util.utcnow() - self._keep
-        for meter in meters:
-            if meter.medium is not Medium.WATER:
-                continue
-            key = statistic_id(self.provider, meter.id, Quantity.VOLUME)
-            rows = await recorder.async_rows_after(self.hass, key, since)
-            self._sums[meter.id] = {start: total for start, _, total in rows}
-            self._judge(meter.id)
+        found = await recorder.async_rows_after_each(self.hass, set(keys), since)
+        for key, rows in found.items():
+            self._sums[keys[key]] = {start: total for start, _, total in rows}
+            self._judge(keys[key])
 
     def verdict(self, meter_id: str) -> Verdict:
         """A meter's verdict; unknown before any hour of it is known."""
         return self._verdicts.get(meter_id, Verdict(None))
 
     @callback
-    def async_add_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
-        """Call a listener whenever a verdict may have changed."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    def async_add_listener(
+        self, meter_id: str, listener: Callable[[], None]
+    ) -> CALLBACK_TYPE:
+        """Call a listener whenever a meter's verdict may have changed."""
+        self._listeners.setdefault(meter_id, []).append(listener)
+        return lambda: self._listeners[meter_id].remove(listener)
 
     @callback
     def async_take_rows(
@@ -73,7 +79,7 @@ class LeakWatch:
             for start in [start for start in sums if start < oldest]:
                 del sums[start]
         self._judge(meter.id)
-        for listener in list(self._listeners):
+        for listener in list(self._listeners.get(meter.id, ())):
             listener()
 
     def _judge(self, meter_id: str) -> None:
