@@ -210,26 +210,38 @@ def test_settings_from_options() -> None:
     assert LeakSettings.from_options({"night_start": "late"}) == DEFAULTS
 
 
-@hypothesis_settings(max_examples=150, deadline=None)
+DAYS = 5
+
+
+@hypothesis_settings(max_examples=100, deadline=None)
 @given(
     used=st.lists(
-        st.floats(min_value=0, max_value=500, allow_nan=False), min_size=96, max_size=96
+        st.floats(min_value=0, max_value=500, allow_nan=False),
+        min_size=DAYS * 24,
+        max_size=DAYS * 24,
     ),
-    dry=st.lists(st.integers(min_value=0, max_value=23), min_size=4, max_size=4),
-    dry_night=st.lists(st.integers(min_value=2, max_value=4), min_size=4, max_size=4),
-    hours=st.integers(min_value=24, max_value=96),
+    hours=st.integers(min_value=2, max_value=96),
+    gaps=st.lists(st.integers(min_value=1), min_size=DAYS * 24, max_size=DAYS * 24),
+    dry_nights=st.lists(
+        st.integers(min_value=2, max_value=4), min_size=DAYS, max_size=DAYS
+    ),
 )
-def test_never_on_with_a_dry_hour_a_window_and_a_night(
-    used: list[float], dry: list[int], dry_night: list[int], hours: int
+def test_never_on_with_a_dry_hour_in_every_window_and_night(
+    used: list[float], hours: int, gaps: list[int], dry_nights: list[int]
 ) -> None:
-    """A zero hour in every `hours` window and every night: never a leak."""
-    local = [(START + i * H).astimezone(BERLIN) for i in range(96)]
+    """A zero hour in every `hours` hours and in every night: never a leak."""
+    dry: set[int] = set()
+    position = -1
+    for gap in gaps:  # no more than `hours` apart: every window holds one
+        position += min(gap, hours)
+        dry.add(position)
     litres = [
-        0.0 if moment.hour in (dry[i // 24], dry_night[i // 24]) else value
-        for i, (moment, value) in enumerate(zip(local, used, strict=True))
+        0.0 if i in dry or moment.hour == dry_nights[i // 24] else value
+        for i, value in enumerate(used)
+        if (moment := (START + i * H).astimezone(BERLIN))
     ]
     hourly = {START + i * H: value / 1000 for i, value in enumerate(litres)}
     settings = LeakSettings(hours=hours)
-    for end in range(1, 97):
+    for end in range(1, DAYS * 24 + 1):
         known = {s: u for s, u in hourly.items() if s < START + end * H}
         assert judge(known, settings, BERLIN).suspected is not True
