@@ -84,30 +84,10 @@ class LeakSettings:
 
 def _time(value: Any, default: time) -> time:
     """A time selector's "HH:MM:SS", or the default."""
-    if isinstance(value, time):
-        return value
     try:
         return time.fromisoformat(str(value))
     except ValueError:
         return default
-
-
-def option_errors(options: Mapping[str, Any]) -> dict[str, str]:
-    """What is wrong with a leak section as the form submits it; {} if nothing."""
-    hours = options.get(CONF_HOURS, DEFAULT_HOURS)
-    nights = options.get(CONF_NIGHTS, DEFAULT_NIGHTS)
-    threshold = options.get(CONF_THRESHOLD, DEFAULT_THRESHOLD)
-    start = _time(options.get(CONF_NIGHT_START), DEFAULT_NIGHT_START)
-    end = _time(options.get(CONF_NIGHT_END), DEFAULT_NIGHT_END)
-    if not MIN_HOURS <= hours <= MAX_HOURS:
-        return {CONF_LEAK: "leak_hours"}
-    if start == end:
-        return {CONF_LEAK: "leak_night"}
-    if not 0 <= threshold <= MAX_THRESHOLD:
-        return {CONF_LEAK: "leak_threshold"}
-    if not MIN_NIGHTS <= nights <= MAX_NIGHTS:
-        return {CONF_LEAK: "leak_nights"}
-    return {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,10 +74,9 @@ class LeakWatch:
         sums = self._sums.setdefault(meter.id, {})
         for row in rows:
             sums[dt_util.as_utc(row["start"])] = float(row.get("sum") or 0.0)
-        if sums:
-            oldest = max(sums) - self._keep
-            for start in [start for start in sums if start < oldest]:
-                del sums[start]
+        oldest = max(sums, default=dt_util.utcnow()) - self._keep
+        for start in [start for start in sums if start < oldest]:
+            del sums[start]
         self._judge(meter.id)
         for listener in list(self._listeners.get(meter.id, ())):
             listener()
