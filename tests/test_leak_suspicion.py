@@ -270,6 +270,29 @@ async def test_changed_rules_apply_and_keep_the_history(
     assert float(state(hass, INEXOGY_NIGHT)) == pytest.approx(6.0)
 
 
+@pytest.mark.history_days(2)
+async def test_earlier_history_joins_the_run(
+    hass: HomeAssistant, inexogy: Inexogy
+) -> None:
+    """History imported further back moves the later sums: the run goes on."""
+    entry = await add_inexogy_entry(hass, inexogy.url)
+    water = f"{DOMAIN}:inexogy_{WATER_METER_ID}_volume"
+    assert attributes(hass, INEXOGY_LEAK)["since"] == await first_hour_with_a_change(
+        hass, water
+    )
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 30, "history_days": 4}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(await statistic_rows(hass, water)) == 4 * 24
+    # The drip flowed in every hour since the first of the four days.
+    assert attributes(hass, INEXOGY_LEAK)["since"] == await first_hour_with_a_change(
+        hass, water
+    )
+    assert float(state(hass, INEXOGY_NIGHT)) == pytest.approx(6.0)
+
+
 async def test_no_leak_rules_without_a_water_meter(
     hass: HomeAssistant, inexogy: Inexogy
 ) -> None:
