@@ -263,6 +263,7 @@ async def test_options_choose_meters_and_interval(
         "history_days": 90,
         "meters": [],
         "prices": {},
+        "leak": {},
     }
 
     result = await hass.config_entries.options.async_configure(
@@ -315,8 +316,11 @@ async def test_options_out_of_range_name_the_bound(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {field: error}
-    # The prices, folded away, are empty.
-    assert suggested_values(data_schema(result)) == user_input | {"prices": {}}
+    # The prices and the leak rules, folded away, are empty.
+    assert suggested_values(data_schema(result)) == user_input | {
+        "prices": {},
+        "leak": {},
+    }
     # The form's boxes still tell the browser the range.
     box = next(v for k, v in data_schema(result).schema.items() if k == field)
     assert {box.config["min"], box.config["max"]} & {float(bound)}

@@ -21,6 +21,7 @@ from typing import Any
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
 from homeassistant.components import binary_sensor as binary_sensor_component
 from homeassistant.components.brands.const import ALLOWED_IMAGES
+from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import SelectSelector
@@ -34,6 +35,7 @@ from custom_components.smart_meter_cloud import (
     binary_sensor,
     config_flow,
     errors,
+    leaks,
     sensor,
 )
 from custom_components.smart_meter_cloud.api.models import Medium
@@ -134,7 +136,7 @@ PROVIDER_STEPS = {
 }
 
 
-def _sensor_descriptions() -> list[sensor.MeterSensorDescription]:
+def _sensor_descriptions() -> list[SensorEntityDescription]:
     """Every sensor a meter of any medium can have."""
     return [
         *(
@@ -144,6 +146,7 @@ def _sensor_descriptions() -> list[sensor.MeterSensorDescription]:
         ),
         *sensor.POWER_PARTS,
         *sensor.READING_SENSORS,
+        *sensor.LEAK_SENSORS,
     ]
 
 
@@ -351,10 +354,16 @@ def test_entities_and_devices_are_translated() -> None:
         d.translation_key for d in _sensor_descriptions()
     }
     assert set(EN["entity"]["binary_sensor"]) == {
-        d.translation_key for d in binary_sensor.ALARMS.values()
+        d.translation_key
+        for d in (*binary_sensor.ALARMS.values(), *binary_sensor.LEAK_SENSORS)
     }
     assert all(set(e) == {"name"} for e in EN["entity"]["sensor"].values())
-    assert all(set(e) == {"name"} for e in EN["entity"]["binary_sensor"].values())
+    # Leak suspicion says which rule fired, and since when.
+    alarms = dict(EN["entity"]["binary_sensor"])
+    leak = alarms.pop("leak_suspected")
+    assert all(set(e) == {"name"} for e in alarms.values())
+    assert set(leak["state_attributes"]) == {"rule", "since"}
+    assert set(leak["state_attributes"]["rule"]["state"]) == set(leaks.Rule)
     # entity.py names a meter's device by its medium.
     assert set(EN["device"]) == {f"{medium}_meter" for medium in Medium}
 
@@ -556,14 +565,19 @@ def test_options_fields_are_labelled_and_explained() -> None:
         and _name(node.func) in {"Required", "Optional"}
         and isinstance(node.args[0], ast.Name)
     }
-    assert fields == {"scan_interval", "history_days", "meters", "prices"}
+    sections = {"prices", "leak"}
+    assert fields == {"scan_interval", "history_days", "meters", *sections}
     step = EN["options"]["step"]["init"]
-    assert set(step["data"]) == fields - {"prices"}
-    assert set(step["data_description"]) == fields - {"prices"}
+    assert set(step["data"]) == fields - sections
+    assert set(step["data_description"]) == fields - sections
     # The prices section: a fixed price and a price entity per tariff.
     every_tariff = config_flow._prices_section(list(TARIFFS.values()), "EUR")
     _assert_form_translated(step["sections"]["prices"], every_tariff.schema)
     assert step["sections"]["prices"]["name"]
+    _assert_form_translated(
+        step["sections"]["leak"], config_flow._leak_section().schema
+    )
+    assert step["sections"]["leak"]["name"]
 
 
 def test_select_options_are_translated() -> None:

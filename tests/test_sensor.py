@@ -2,18 +2,26 @@
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.smart_meter_cloud import entry as entry_setup
+
 from .conftest import Inexogy, Ready, poll, state
 
 
+@pytest.fixture
+def sensors_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set up the sensor platform alone: a snapshot covers one platform."""
+    monkeypatch.setattr(entry_setup, "PLATFORMS", [Platform.SENSOR])
+
+
 @pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
-@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "sensors_only")
 async def test_sensors(
     hass: HomeAssistant,
     inexogy: Inexogy,
@@ -55,6 +63,8 @@ async def test_what_inexogy_meters_show(
             "power",
             "gas_volume",
             "water_volume",
+            "leak_suspected",
+            "night_minimum_flow",
         },
         "disabled": {
             "energy_export_tariff_1",
@@ -101,6 +111,8 @@ async def test_what_ready_meters_show(
         "leak",
         "leak_input_a",
         "leak_input_b",
+        "leak_suspected",
+        "night_minimum_flow",
         "power",
         "return_temperature",
         "temperature_difference",

@@ -1,7 +1,7 @@
-"""Meter alarms as binary sensors, from one table keyed by alarm."""
+"""Meter alarms as binary sensors, from one table keyed by alarm, and leak suspicion."""
 
-from collections.abc import Callable
-from typing import override
+from collections.abc import Callable, Mapping
+from typing import Any, override
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -9,10 +9,14 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api.models import Alarm
 from .coordinator import SmartMeterCoordinator
-from .entity import MeterEntity, meter_platform
+from .entity import LeakEntity, MeterEntity, meter_platform, water_meters
+from .runtime import SmartMeterConfigEntry
+from .statistics.watch import LeakWatch
 
 PARALLEL_UPDATES = 0
 
@@ -57,7 +61,42 @@ def _new_alarm_sensors(
     return new_alarm_sensors
 
 
-async_setup_entry = meter_platform(_new_alarm_sensors)
+# Judged from the hourly consumption, for water meters that raise no leak
+# bit themselves (or whose utility does not forward it).
+LEAK_SENSORS: tuple[BinarySensorEntityDescription, ...] = (
+    BinarySensorEntityDescription(
+        key="leak_suspected",
+        translation_key="leak_suspected",
+        device_class=BinarySensorDeviceClass.MOISTURE,
+    ),
+)
+
+
+def _new_leak_sensors(
+    watch: LeakWatch,
+) -> Callable[[SmartMeterCoordinator], Callable[[], list[LeakSuspected]]]:
+    """Leak suspicion for every water meter, new ones too."""
+
+    def finder(coordinator: SmartMeterCoordinator) -> Callable[[], list[LeakSuspected]]:
+        new_meters = water_meters(coordinator)
+        return lambda: [
+            LeakSuspected(coordinator, watch, meter_id, description)
+            for meter_id in new_meters()
+            for description in LEAK_SENSORS
+        ]
+
+    return finder
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SmartMeterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Each meter's alarms, and each water meter's leak suspicion."""
+    await meter_platform(_new_alarm_sensors)(hass, entry, async_add_entities)
+    leaks = _new_leak_sensors(entry.runtime_data.leaks)
+    await meter_platform(leaks)(hass, entry, async_add_entities)
 
 
 class AlarmSensor(MeterEntity, BinarySensorEntity):
@@ -81,3 +120,22 @@ class AlarmSensor(MeterEntity, BinarySensorEntity):
         if reading is None or reading.alarms is None:
             return None
         return self._alarm in reading.alarms
+
+
+class LeakSuspected(LeakEntity, BinarySensorEntity):
+    """On while the hours show a leak; unknown while too few are known."""
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return whether either rule fires."""
+        return self.verdict.suspected
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Which rule fired, and since when."""
+        verdict = self.verdict
+        if not verdict.suspected:
+            return None
+        return {"rule": verdict.rule, "since": verdict.since}

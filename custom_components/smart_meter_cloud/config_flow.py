@@ -22,11 +22,12 @@ from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
+    TimeSelector,
 )
 import probatio as vol
 
 from .api.errors import AuthError, SmartMeterCloudError
-from .api.models import Meter
+from .api.models import Medium, Meter
 from .const import (
     CONF_HISTORY_DAYS,
     CONF_METERS,
@@ -38,6 +39,20 @@ from .const import (
     MAX_SCAN_INTERVAL,
     MIN_HISTORY_DAYS,
     MIN_SCAN_INTERVAL,
+)
+from .leaks import (
+    CONF_HOURS,
+    CONF_LEAK,
+    CONF_NIGHT_END,
+    CONF_NIGHT_START,
+    CONF_NIGHTS,
+    CONF_THRESHOLD,
+    MAX_HOURS,
+    MAX_NIGHTS,
+    MAX_THRESHOLD,
+    MIN_HOURS,
+    MIN_NIGHTS,
+    LeakSettings,
 )
 from .providers import PROVIDERS
 from .providers.base import SECTION_ADVANCED, FormError, NoMetersError, Provider
@@ -250,16 +265,15 @@ class _BoundedNumber(NumberSelector):
         return value
 
 
-def _number_box(low: float, high: float, unit: str) -> _BoundedNumber:
-    return _BoundedNumber(
-        NumberSelectorConfig(
-            min=low,
-            max=high,
-            step=1,
-            unit_of_measurement=unit,
-            mode=NumberSelectorMode.BOX,
-        )
+def _number_box(
+    low: float, high: float, unit: str | None, step: float = 1
+) -> _BoundedNumber:
+    config = NumberSelectorConfig(
+        min=low, max=high, step=step, mode=NumberSelectorMode.BOX
     )
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return _BoundedNumber(config)
 
 
 _SCAN_INTERVAL_BOUNDS = (
@@ -272,6 +286,11 @@ _BOUNDS_PLACEHOLDERS = {
     "max_scan_interval": str(_SCAN_INTERVAL_BOUNDS[1]),
     "min_history_days": str(MIN_HISTORY_DAYS),
     "max_history_days": str(MAX_HISTORY_DAYS),
+    "min_leak_hours": str(MIN_HOURS),
+    "max_leak_hours": str(MAX_HOURS),
+    "min_leak_nights": str(MIN_NIGHTS),
+    "max_leak_nights": str(MAX_NIGHTS),
+    "max_leak_threshold": f"{MAX_THRESHOLD:g}",
 }
 
 
@@ -288,6 +307,7 @@ class OptionsFlowHandler(OptionsFlowWithReload):
         if user_input is not None:
             errors = self._errors(user_input, bool(meters))
             errors |= self._price_errors(user_input.get(CONF_PRICES) or {})
+            errors |= self._leak_errors(user_input.get(CONF_LEAK) or {})
             if not errors:
                 return self.async_create_entry(data=_options(entry, user_input))
         interval = _provider(entry).DEFAULT_INTERVAL
@@ -318,6 +338,8 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             fields[vol.Optional(CONF_PRICES)] = _prices_section(
                 tariffs, self.hass.config.currency
             )
+            if any(meter.medium is Medium.WATER for meter in meters.values()):
+                fields[vol.Optional(CONF_LEAK)] = _leak_section()
         return self.async_show_form(
             step_id="init",
             data_schema=_filled(
@@ -340,6 +362,21 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             if not price_unit_fits(unit, tariff_unit(tariff)):
                 return {CONF_PRICES: "price_unit"}
         return {}
+
+    @staticmethod
+    def _leak_errors(leak: Mapping[str, Any]) -> dict[str, str]:
+        """The leak rules' bounds, and a night window that is one."""
+        errors: dict[str, str] = {}
+        settings = LeakSettings.from_options(leak)
+        if not MIN_HOURS <= leak.get(CONF_HOURS, MIN_HOURS) <= MAX_HOURS:
+            errors[CONF_LEAK] = "leak_hours"
+        elif settings.night_start == settings.night_end:
+            errors[CONF_LEAK] = "leak_night"
+        elif not 0 <= leak.get(CONF_THRESHOLD, 0) <= MAX_THRESHOLD:
+            errors[CONF_LEAK] = "leak_threshold"
+        elif not MIN_NIGHTS <= leak.get(CONF_NIGHTS, MIN_NIGHTS) <= MAX_NIGHTS:
+            errors[CONF_LEAK] = "leak_nights"
+        return errors
 
     @staticmethod
     def _errors(user_input: Mapping[str, Any], choosing: bool) -> dict[str, str]:
@@ -404,4 +441,27 @@ def _prices_section(tariffs: list[str], currency: str) -> section:
         fields[vol.Optional(f"{tariff}{ENTITY_SUFFIX}")] = EntitySelector(
             EntitySelectorConfig(domain="sensor")
         )
+    return section(vol.Schema(fields), {"collapsed": True})
+
+
+def _leak_section() -> section:
+    """The leak rules' thresholds, defaults shown; folded away."""
+    defaults = LeakSettings()
+    fields: dict[Any, Any] = {
+        vol.Required(CONF_HOURS, default=defaults.hours): _number_box(
+            MIN_HOURS, MAX_HOURS, "h"
+        ),
+        vol.Required(
+            CONF_NIGHT_START, default=defaults.night_start.isoformat()
+        ): TimeSelector(),
+        vol.Required(
+            CONF_NIGHT_END, default=defaults.night_end.isoformat()
+        ): TimeSelector(),
+        vol.Required(CONF_THRESHOLD, default=defaults.threshold): _number_box(
+            0, MAX_THRESHOLD, "L/h", 0.1
+        ),
+        vol.Required(CONF_NIGHTS, default=defaults.nights): _number_box(
+            MIN_NIGHTS, MAX_NIGHTS, None
+        ),
+    }
     return section(vol.Schema(fields), {"collapsed": True})

@@ -17,11 +17,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .api.models import Meter, Reading
+from .api.models import Medium, Meter, Reading
 from .const import CONF_PROVIDER, DOMAIN
 from .coordinator import SmartMeterCoordinator
 from .ids import device_identifier, entity_unique_id, issue_id
+from .leaks import Verdict
 from .runtime import SmartMeterConfigEntry
+from .statistics.watch import LeakWatch
 
 # The most entities a meter of any kind has enabled by default (a test
 # counts them for every demo meter).
@@ -202,3 +204,48 @@ class MeterEntity(CoordinatorEntity[SmartMeterCoordinator]):
         ):
             self._written = (reading, available)
             self.async_write_ha_state()
+
+
+class LeakEntity(MeterEntity):
+    """An entity of a water meter's leak watch, written as its hours arrive."""
+
+    def __init__(
+        self,
+        coordinator: SmartMeterCoordinator,
+        watch: LeakWatch,
+        meter_id: str,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to the meter's device and the entry's leak watch."""
+        super().__init__(coordinator, meter_id, description)
+        self.watch = watch
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow the watch's verdicts as well as the coordinator."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.watch.async_add_listener(self.meter_id, self.async_write_ha_state)
+        )
+
+    @property
+    def verdict(self) -> Verdict:
+        """The meter's verdict from the hours known now."""
+        return self.watch.verdict(self.meter_id)
+
+
+def water_meters(coordinator: SmartMeterCoordinator) -> Callable[[], list[str]]:
+    """The water meters not answered yet: each gets its leak entities once."""
+    known: set[str] = set()
+
+    def new_water_meters() -> list[str]:
+        known.intersection_update(coordinator.meters)
+        new = [
+            meter.id
+            for meter in coordinator.meters.values()
+            if meter.medium is Medium.WATER and meter.id not in known
+        ]
+        known.update(new)
+        return new
+
+    return new_water_meters

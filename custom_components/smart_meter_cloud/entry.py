@@ -20,10 +20,12 @@ from .const import (
 from .coordinator import SmartMeterCoordinator
 from .entity import ISSUE_ENTITY_LIMIT, async_check_entity_limit
 from .ids import device_identifier, issue_id
+from .leaks import CONF_LEAK, LeakSettings
 from .providers import PROVIDERS
 from .providers.base import PushReceiver
 from .runtime import RuntimeData, SmartMeterConfigEntry
 from .statistics.importer import MeterStatistics, price_store, progress_store
+from .statistics.watch import LeakWatch
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -> bool:
@@ -39,14 +41,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     entry.async_on_unload(
         coordinator.async_add_readings_listener(statistics.async_take_readings)
     )
+    # Every hour written, late ones and corrections too, is judged for leaks.
+    leaks = LeakWatch(
+        hass, provider.ID, LeakSettings.from_options(entry.options.get(CONF_LEAK))
+    )
+    entry.async_on_unload(statistics.async_add_rows_listener(leaks.async_take_rows))
     pushes = provider.push_receiver(hass, entry, coordinator, client)
     if pushes is None:
-        await _async_set_up(hass, entry, RuntimeData(coordinator, statistics))
+        await _async_set_up(hass, entry, RuntimeData(coordinator, statistics, leaks))
         return True
     # Pushes are taken from the start and applied once the entry is set up.
     await pushes.async_register()
     try:
-        await _async_set_up(hass, entry, RuntimeData(coordinator, statistics, pushes))
+        await _async_set_up(
+            hass, entry, RuntimeData(coordinator, statistics, leaks, pushes)
+        )
     except BaseException:
         pushes.async_unregister()
         raise
@@ -59,6 +68,7 @@ async def _async_set_up(
 ) -> None:
     await runtime.coordinator.async_config_entry_first_refresh()
     await runtime.statistics.async_load()
+    await runtime.leaks.async_load(runtime.coordinator.meters.values())
     entry.runtime_data = runtime
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms: statistics take their names from the sensors, and

@@ -7,14 +7,16 @@ from homeassistant.config_entries import ConfigEntry
 from .coordinator import SmartMeterCoordinator
 from .providers.base import PushReceiver
 from .statistics.importer import MeterStatistics
+from .statistics.watch import LeakWatch
 
 
 @dataclass(slots=True)
 class RuntimeData:
-    """An entry's coordinator and statistics, and the receiver of its pushes."""
+    """An entry's coordinator, statistics and leak watch, and its push receiver."""
 
     coordinator: SmartMeterCoordinator
     statistics: MeterStatistics
+    leaks: LeakWatch
     pushes: PushReceiver | None = None
 
 

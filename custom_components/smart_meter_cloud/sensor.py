@@ -12,12 +12,17 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, UnitOfVolumeFlowRate
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api.models import Medium, Quantity, Reading
 from .coordinator import SmartMeterCoordinator
-from .entity import MeterEntity, meter_platform
+from .entity import LeakEntity, MeterEntity, meter_platform, water_meters
+from .leaks import Verdict
 from .quantities import QUANTITIES
+from .runtime import SmartMeterConfigEntry
+from .statistics.watch import LeakWatch
 
 # Coordinator-driven: no per-entity polling to serialise.
 PARALLEL_UPDATES = 0
@@ -154,7 +159,52 @@ def _new_sensors(coordinator: SmartMeterCoordinator) -> Callable[[], list[MeterS
     return new_sensors
 
 
-async_setup_entry = meter_platform(_new_sensors)
+@dataclass(frozen=True, kw_only=True)
+class LeakSensorDescription(SensorEntityDescription):
+    """A water meter's sensor of its leak watch; `value_fn` picks from the verdict."""
+
+    value_fn: Callable[[Verdict], float | None]
+
+
+# What the night minimum rule compares: the latest whole night's smallest hour.
+LEAK_SENSORS: tuple[LeakSensorDescription, ...] = (
+    LeakSensorDescription(
+        key="night_minimum_flow",
+        translation_key="night_minimum_flow",
+        device_class=SensorDeviceClass.VOLUME_FLOW_RATE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfVolumeFlowRate.LITERS_PER_HOUR,
+        suggested_display_precision=1,
+        value_fn=lambda verdict: verdict.night_minimum,
+    ),
+)
+
+
+def _new_leak_sensors(
+    watch: LeakWatch,
+) -> Callable[[SmartMeterCoordinator], Callable[[], list[LeakSensor]]]:
+    """The leak watch's sensors of every water meter, new ones too."""
+
+    def finder(coordinator: SmartMeterCoordinator) -> Callable[[], list[LeakSensor]]:
+        new_meters = water_meters(coordinator)
+        return lambda: [
+            LeakSensor(coordinator, watch, meter_id, description)
+            for meter_id in new_meters()
+            for description in LEAK_SENSORS
+        ]
+
+    return finder
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SmartMeterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Each meter's values, and each water meter's night minimum."""
+    await meter_platform(_new_sensors)(hass, entry, async_add_entities)
+    leaks = _new_leak_sensors(entry.runtime_data.leaks)
+    await meter_platform(leaks)(hass, entry, async_add_entities)
 
 
 class MeterSensor(MeterEntity, SensorEntity):
@@ -177,3 +227,15 @@ class MeterSensor(MeterEntity, SensorEntity):
         """Return the value from the meter's latest good reading."""
         reading = self.coordinator.data.readings.get(self.meter_id)
         return None if reading is None else self.entity_description.value_fn(reading)
+
+
+class LeakSensor(LeakEntity, SensorEntity):
+    """A value of a water meter's leak watch."""
+
+    entity_description: LeakSensorDescription
+
+    @property
+    @override
+    def native_value(self) -> float | None:
+        """Return the value from the hours known now."""
+        return self.entity_description.value_fn(self.verdict)

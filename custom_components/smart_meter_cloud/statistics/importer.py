@@ -7,7 +7,7 @@ scheduling around it: what to ask the cloud for, when, and what to write.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
@@ -16,7 +16,7 @@ from typing import Final
 from homeassistant.components.recorder.models import StatisticData
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -62,6 +62,10 @@ CHUNK: Final = timedelta(days=30)
 # reading alone.
 MAX_HISTORY_WAIT: Final = timedelta(hours=8)
 DEFAULT_BACKFILL: Final = timedelta(days=30)
+
+# Told every register's hourly rows as they are queued for the recorder,
+# rewritten ones (corrections, moved sums) too.
+type RowsListener = Callable[[Meter, Quantity, Sequence[StatisticData]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,13 @@ class MeterStatistics:
         # from when the option asks for more than was imported.
         self.history_start: datetime | None = None
         self._extend_to: datetime | None = None
+        self._rows_listeners: list[RowsListener] = []
+
+    @callback
+    def async_add_rows_listener(self, listener: RowsListener) -> CALLBACK_TYPE:
+        """Hand the hourly rows written from now on to a listener."""
+        self._rows_listeners.append(listener)
+        return lambda: self._rows_listeners.remove(listener)
 
     async def async_load(self) -> None:
         """Read how far back the history was imported, and the prices' history."""
@@ -328,6 +339,14 @@ class MeterStatistics:
                     self._write(meter, quantity, rows)
                 if abs(shift) > EPSILON:
                     recorder.move_sums(self.hass, key, end, shift, quantity)
+                    self._tell(
+                        meter,
+                        quantity,
+                        [
+                            moved(StatisticData(start=s, state=v, sum=t), shift)
+                            for s, v, t in later
+                        ],
+                    )
                 self._anchors.pop(key, None)
                 written = max(written, len(rows))
             await recorder.async_written(self.hass)
@@ -484,6 +503,7 @@ class MeterStatistics:
         key = statistic_id(self.provider, meter.id, quantity)
         name = self._name(meter, quantity)
         recorder.write(self.hass, key, name, statistic_unit(quantity), rows)
+        self._tell(meter, quantity, rows)
         if rows and TARIFFS.get((quantity, meter.medium)) in self._prices:
             due = self._costs_due.get((meter.id, quantity))
             first = rows[0]["start"]
@@ -491,6 +511,12 @@ class MeterStatistics:
                 meter,
                 first if due is None else min(due[1], first),
             )
+
+    def _tell(
+        self, meter: Meter, quantity: Quantity, rows: Sequence[StatisticData]
+    ) -> None:
+        for listener in list(self._rows_listeners):
+            listener(meter, quantity, rows)
 
     async def async_recompute_costs(self, start: datetime) -> None:
         """Cost the stored hours from `start` on again, fixed prices as set now.

@@ -49,24 +49,34 @@ async def async_rows_after(
     hass: HomeAssistant, key: str, start: datetime
 ) -> list[StoredRow]:
     """The stored hours from start on: (start, state, sum)."""
+    return (await async_rows_after_each(hass, {key}, start))[key]
+
+
+async def async_rows_after_each(
+    hass: HomeAssistant, keys: set[str], start: datetime
+) -> dict[str, list[StoredRow]]:
+    """Each statistic's stored hours from start on, in one query."""
     found = await get_instance(hass).async_add_executor_job(
         statistics_during_period,
         hass,
         start,
         None,
-        {key},
+        keys,
         "hour",
         None,
         {"state", "sum"},
     )
-    return [
-        (
-            dt_util.utc_from_timestamp(row["start"]),
-            float(row["state"] or 0),
-            float(row["sum"] or 0),
-        )
-        for row in found.get(key, [])
-    ]
+    return {
+        key: [
+            (
+                dt_util.utc_from_timestamp(row["start"]),
+                float(row["state"] or 0),
+                float(row["sum"] or 0),
+            )
+            for row in found.get(key, [])
+        ]
+        for key in keys
+    }
 
 
 def write(

@@ -33,6 +33,7 @@ from .model import (
     SimMeter,
     Sum,
     Total,
+    WaterUse,
     Wave,
     demo_meters,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "SimMeter",
     "Sum",
     "Total",
+    "WaterUse",
     "Wave",
     "demo_meters",
     "main",

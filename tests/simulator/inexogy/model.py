@@ -100,7 +100,78 @@ class Sum:
     parts: tuple[str, ...]
 
 
-type FieldSpec = Total | Wave | Sum
+@dataclass(frozen=True)
+class Daily:
+    """A total that grows by each UTC hour's amount of a day's ``profile``.
+
+    Evenly within the hour; ``start`` at firstMeasurementTime, as Total.
+    """
+
+    start: int
+    profile: tuple[int, ...]  # 24 amounts, from 00:00 UTC
+
+    def at(self, ms: int, first_ms: int) -> int:
+        return self.start + self._grown(max(ms, first_ms)) - self._grown(first_ms)
+
+    def _grown(self, ms: int) -> int:
+        days, within = divmod(ms, _DAY_MS)
+        hour, part = divmod(within, 3_600_000)
+        return (
+            days * sum(self.profile)
+            + sum(self.profile[:hour])
+            + self.profile[hour] * part // 3_600_000
+        )
+
+
+type FieldSpec = Total | Wave | Sum | Daily
+
+
+class WaterUse(StrEnum):
+    """How the demo water meter's water is used: see InexogyCloud.water_use."""
+
+    # 6 L every hour, day and night: the demo meter's, as a dripping tap.
+    STEADY = "steady"
+    # Showers in the morning, cooking and washing in the evening, a
+    # dishwasher on a timer at night, and hours without water between.
+    HOUSEHOLD = "household"
+    # The household, with a toilet whose fill valve never closes (20 L/h).
+    RUNNING_TOILET = "running_toilet"
+
+
+# Litres per UTC hour. In the tests' time zone (US/Pacific, UTC-8) the
+# morning is 14-16 UTC, the evening 0-4 UTC, the dishwasher runs at 1 and 2
+# at night (9 and 10 UTC), and the night from 2 to 5 is 10-13 UTC.
+_HOUSEHOLD = (
+    12,
+    30,
+    25,
+    0,
+    15,
+    0,
+    0,
+    0,
+    0,
+    6,
+    6,
+    0,
+    0,
+    0,
+    40,
+    60,
+    10,
+    0,
+    0,
+    0,
+    5,
+    0,
+    0,
+    0,
+)
+_WATER_USE: dict[WaterUse, FieldSpec] = {
+    WaterUse.STEADY: Total(812_345, 6),  # m³ * 1e3, as litres
+    WaterUse.HOUSEHOLD: Daily(812_345, _HOUSEHOLD),
+    WaterUse.RUNNING_TOILET: Daily(812_345, tuple(v + 20 for v in _HOUSEHOLD)),
+}
 
 
 @dataclass
@@ -220,7 +291,7 @@ def demo_meters() -> list[SimMeter]:
         electricity,
         alias,
         SimMeter(gas_info, {"volume": Total(4_321_123, 125)}),  # m³ * 1e3
-        SimMeter(water_info, {"volume": Total(812_345, 6)}),
+        SimMeter(water_info, {"volume": _WATER_USE[WaterUse.STEADY]}),
         SimMeter(inactive_info, {"energy": Total(0, 0), "power": Wave(0)}),
     ]
 
@@ -295,6 +366,20 @@ class InexogyCloud:
 
     def _wake(self) -> None:
         """A switch changed; the server lets the requests it holds look again."""
+
+    @property
+    def water_use(self) -> WaterUse:
+        """How the demo water meter's water is used; its whole history follows.
+
+        Set before an entry imports it: the totals are those of the new use
+        at every moment, earlier ones included.
+        """
+        volume = self.meter(WATER_METER_ID).fields["volume"]
+        return next(use for use, spec in _WATER_USE.items() if spec == volume)
+
+    @water_use.setter
+    def water_use(self, use: WaterUse) -> None:
+        self.meter(WATER_METER_ID).fields["volume"] = _WATER_USE[use]
 
     @property
     def meter_faults(self) -> dict[str, Fault]:
