@@ -21,6 +21,7 @@ from typing import Any
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
 from homeassistant.components import binary_sensor as binary_sensor_component
 from homeassistant.components.brands.const import ALLOWED_IMAGES
+from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import SelectSelector
@@ -134,8 +135,8 @@ PROVIDER_STEPS = {
 }
 
 
-def _sensor_descriptions() -> list[sensor.MeterSensorDescription]:
-    """Every sensor a meter of any medium can have."""
+def _sensor_descriptions() -> list[SensorEntityDescription]:
+    """Every sensor a meter of any medium can have, an appliance's too."""
     return [
         *(
             sensor.quantity_sensor(quantity, medium)
@@ -143,6 +144,7 @@ def _sensor_descriptions() -> list[sensor.MeterSensorDescription]:
             for medium in info.media
         ),
         *sensor.READING_SENSORS,
+        sensor.APPLIANCE_SENSOR,
     ]
 
 

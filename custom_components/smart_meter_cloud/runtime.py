@@ -6,6 +6,7 @@ from homeassistant.config_entries import ConfigEntry
 
 from .coordinator import SmartMeterCoordinator
 from .providers.base import PushReceiver
+from .statistics.appliances import ApplianceStatistics
 from .statistics.importer import MeterStatistics
 
 
@@ -15,6 +16,7 @@ class RuntimeData:
 
     coordinator: SmartMeterCoordinator
     statistics: MeterStatistics
+    appliances: ApplianceStatistics
     pushes: PushReceiver | None = None
 
 
