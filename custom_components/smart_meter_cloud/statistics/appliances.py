@@ -87,7 +87,11 @@ def appliance_name(hass: HomeAssistant, kind: str, number: int, raw: str) -> str
 def run_message(hass: HomeAssistant, minutes: int, energy: float) -> str:
     """What an appliance's run shows in the logbook after its name."""
     hours, rest = divmod(minutes, 60)
-    duration = f"{hours} h {rest} min" if hours else f"{rest} min"
+    duration = " ".join(
+        part
+        for part, shown in ((f"{hours} h", hours), (f"{rest} min", rest or not hours))
+        if shown
+    )
     template = _translations(hass).get(_RUN_KEY) or "ran {duration}, {energy} kWh"
     return template.format(duration=duration, energy=f"{energy:.2f}")
 
