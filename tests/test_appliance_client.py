@@ -32,8 +32,10 @@ from tests.simulator.inexogy import (
     DEMO_PASSWORD,
     ELECTRICITY_METER_ID,
     Fault,
+    InexogySimulator,
     Missing,
 )
+from tests.simulator.inexogy.appliances import QUARTER_MS, quarters
 
 from .conftest import Inexogy
 
@@ -230,3 +232,18 @@ def test_malformed_entries_are_skipped() -> None:
     assert runs[0].energy == pytest.approx(0.00707)
     with pytest.raises(InvalidResponseError):
         parse_activities({})
+
+
+def test_the_demo_appliances_use_no_more_than_the_meter_imports() -> None:
+    """Each quarter of a day: the appliances' energy is within the meter's import."""
+    sim = InexogySimulator()
+    meter = sim.meter(ELECTRICITY_METER_ID)
+    start = int(NOW.timestamp()) * 1000
+    for ms in range(start, start + 86_400_000, QUARTER_MS):
+        imported = (
+            meter.values_at(ms + QUARTER_MS, False)["energy"]
+            - meter.values_at(ms, False)["energy"]
+        )
+        quarter = quarters(sim.appliances[ELECTRICITY_METER_ID], ms, ms, False)
+        used = sum(quarter[str(ms)].values())
+        assert 0 < used <= imported
