@@ -48,6 +48,7 @@ from .conftest import (
     Inexogy,
     add_inexogy_entry,
     assert_hourly,
+    import_history,
     poll,
     state,
     statistic_rows,
@@ -149,6 +150,22 @@ async def test_a_day_backfilled_then_hour_by_hour(
     )
     assert found[0]["name"] == "Electricity meter 3456 Dishwasher 1"
     assert found[0]["statistics_unit_of_measurement"] == "kWh"
+
+
+async def test_the_import_action_takes_appliances_along(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    frozen: FrozenDateTimeFactory,
+) -> None:
+    # A day before the imported history: the stored hours keep their energy.
+    await import_history(hass, inexogy_entry.entry_id, FIRST - 24 * H, FIRST)
+    await assert_hours(hass, inexogy.sim, NOW, first=FIRST - 24 * H)
+    # Hours imported again amid stored ones change nothing.
+    await import_history(hass, inexogy_entry.entry_id, FIRST + 2 * H, FIRST + 20 * H)
+    await assert_hours(hass, inexogy.sim, NOW, first=FIRST - 24 * H)
+    await poll(hass, frozen, 3600)
+    await assert_hours(hass, inexogy.sim, NOW + H, first=FIRST - 24 * H)
 
 
 @pytest.mark.parametrize(

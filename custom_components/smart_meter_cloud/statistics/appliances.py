@@ -119,6 +119,7 @@ class ApplianceStatistics:
         # Per meter: the runs logged lately, activity id -> end.
         self._logged: dict[str, dict[str, str]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
         self._started = False
         self._again = False
 
@@ -188,12 +189,15 @@ class ApplianceStatistics:
             return
         # Whatever comes of it: the next hour, which may bring the late ones.
         self._due[meter_id] = (floor_hour(now) + HOUR, listed)
-        try:
-            await self._async_import(client, meter, found, floor_hour(now))
-            await self._async_log_runs(client, meter, found, now)
-        except SmartMeterCloudError as err:
-            _LOGGER.debug("Appliances of meter %s not available now: %s", meter_id, err)
-        await self._async_update_today(meter, found)
+        async with self._lock:
+            try:
+                await self._async_continue(client, meter, found, floor_hour(now))
+                await self._async_log_runs(client, meter, found, now)
+            except SmartMeterCloudError as err:
+                _LOGGER.debug(
+                    "Appliances of meter %s not available now: %s", meter_id, err
+                )
+            await self._async_update_today(meter, found)
 
     def _keys(self, meter: Meter, found: MeterAppliances) -> dict[str, str]:
         provider = self.coordinator.provider
@@ -202,7 +206,7 @@ class ApplianceStatistics:
             for appliance_id in found.appliances
         }
 
-    async def _async_import(
+    async def _async_continue(
         self,
         client: ApplianceClient,
         meter: Meter,
@@ -214,25 +218,56 @@ class ApplianceStatistics:
         anchors = {key: await self._async_anchor(key) for key in keys.values()}
         backfill = self.statistics.history_start or end - self.statistics.backfill
         starts = {key: a.time if a else backfill for key, a in anchors.items()}
-        start = min(starts.values(), default=end)
-        energy: dict[datetime, dict[str, float]] = {}
-        while start < end:
-            chunk_end = min(start + CHUNK, end)
-            energy |= await client.appliance_energy(meter, start, chunk_end)
-            start = chunk_end
-        name = self._meter_name(meter)
-        unit = statistic_unit(Quantity.ENERGY_IMPORT)
+        energy = await _async_energy(
+            client, meter, min(starts.values(), default=end), end
+        )
         for appliance_id, key in keys.items():
-            anchor = anchors[key]
-            rows, self._anchors[key] = _rows(
-                anchor or Anchor(starts[key], 0.0, 0.0), energy, appliance_id, end
-            )
-            if rows:
-                appliance = found.appliances[appliance_id]
-                label = appliance_name(
-                    self.hass, appliance.kind, appliance.number, appliance.name
+            anchor = anchors[key] or Anchor(starts[key], 0.0, 0.0)
+            rows, self._anchors[key] = _rows(anchor, energy, appliance_id, end)
+            self._write(meter, found.appliances[appliance_id], key, rows)
+
+    async def async_import(self, meter: Meter, start: datetime, end: datetime) -> None:
+        """Import the appliances' hours from start to end again (the action).
+
+        The range joins the stored hours around it, as the meter's do: the
+        hours after it keep their energy, their sums moved in one step.
+        """
+        found = self.coordinator.appliances.get(meter.id)
+        client = self.coordinator.client
+        if found is None or not isinstance(client, ApplianceClient):
+            return
+        async with self._lock:
+            energy = await _async_energy(client, meter, start, end)
+            for appliance_id, key in self._keys(meter, found).items():
+                stored = await recorder.async_rows_after(self.hass, key, start - HOUR)
+                before = stored[0][2] if stored and stored[0][0] < start else 0.0
+                rows, anchor = _rows(
+                    Anchor(start, 0.0, before), energy, appliance_id, end
                 )
-                recorder.write(self.hass, key, f"{name} {label}", unit, rows)
+                self._write(meter, found.appliances[appliance_id], key, rows)
+                later = [row for row in stored if row[0] >= anchor.time]
+                if rows and later:
+                    # The first later hour's own energy stays what it was.
+                    shift = anchor.sum - (later[0][2] - later[0][1])
+                    recorder.move_sums(
+                        self.hass, key, anchor.time, shift, Quantity.ENERGY_IMPORT
+                    )
+                self._anchors.pop(key, None)
+            await recorder.async_written(self.hass)
+            await self._async_update_today(meter, found)
+
+    def _write(
+        self, meter: Meter, appliance: Appliance, key: str, rows: list[StatisticData]
+    ) -> None:
+        """Queue an appliance's rows, named "<meter's device> <appliance>"."""
+        if not rows:
+            return
+        label = appliance_name(
+            self.hass, appliance.kind, appliance.number, appliance.name
+        )
+        name = f"{self._meter_name(meter)} {label}"
+        unit = statistic_unit(Quantity.ENERGY_IMPORT)
+        recorder.write(self.hass, key, name, unit, rows)
 
     async def _async_update_today(self, meter: Meter, found: MeterAppliances) -> None:
         """Today's energy of each appliance: its stored hours since midnight."""
@@ -334,6 +369,18 @@ class ApplianceStatistics:
         }
 
 
+async def _async_energy(
+    client: ApplianceClient, meter: Meter, start: datetime, end: datetime
+) -> dict[datetime, dict[str, float]]:
+    """The appliances' energy per whole hour from start to end, in chunks."""
+    energy: dict[datetime, dict[str, float]] = {}
+    while start < end:
+        chunk_end = min(start + CHUNK, end)
+        energy |= await client.appliance_energy(meter, start, chunk_end)
+        start = chunk_end
+    return energy
+
+
 def _rows(
     anchor: Anchor,
     energy: Mapping[datetime, Mapping[str, float]],
@@ -342,7 +389,8 @@ def _rows(
 ) -> tuple[list[StatisticData], Anchor]:
     """An appliance's rows after its anchor, and where they end.
 
-    They stop at the first hour that has not come, unless it is long
+    A row's state is its hour's energy, its sum the energy since the first
+    hour. They stop at the first hour that has not come, unless it is long
     overdue and later hours came: then it is left out.
     """
     rows: list[StatisticData] = []
@@ -350,8 +398,9 @@ def _rows(
     latest = max(energy, default=hour)
     while hour < end:
         if hour in energy:
-            total += max(0.0, energy[hour].get(appliance_id, 0.0))
-            rows.append(StatisticData(start=hour, state=total, sum=total))
+            used = max(0.0, energy[hour].get(appliance_id, 0.0))
+            total += used
+            rows.append(StatisticData(start=hour, state=used, sum=total))
         elif not (hour < latest and hour + HOUR <= end - GIVE_UP_AFTER):
             break
         hour += HOUR
