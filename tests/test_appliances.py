@@ -25,6 +25,9 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
+from pytest_homeassistant_custom_component.typing import (
+    RecorderInstanceContextManager,
+)
 
 from custom_components.smart_meter_cloud.const import DOMAIN
 from custom_components.smart_meter_cloud.ids import device_identifier
@@ -46,10 +49,12 @@ from .conftest import (
     T0,
     H,
     Inexogy,
+    SecretWatch,
     add_inexogy_entry,
     assert_hourly,
     import_history,
     poll,
+    restarted,
     state,
     statistic_rows,
 )
@@ -401,6 +406,42 @@ async def test_runs_reach_the_logbook_once_at_their_own_time(
     await poll(hass, frozen, 3600)
     assert await shown() == expected_runs(inexogy.sim, start)
     assert len(await shown()) == len(runs) + 1  # the fridge ran once more
+
+
+# Stopping the first Home Assistant leaves its storage's delayed-write timer.
+@pytest.mark.parametrize(
+    ("persistent_database", "expected_lingering_timers"), [(True, True)]
+)
+async def test_a_restart_carries_on_from_the_last_hour_and_run(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    frozen: FrozenDateTimeFactory,
+    async_test_recorder: RecorderInstanceContextManager,
+    secret_watch: SecretWatch,
+) -> None:
+    assert await async_setup_component(hass, "logbook", {})
+    entry = await add_inexogy_entry(hass, inexogy.url)
+    start = dt_util.utcnow() - FIRST_RUNS
+    await hass.async_stop()
+    # Two hours later: their hours and runs, none twice.
+    frozen.tick(2 * 3600)
+
+    async def with_logbook(again: HomeAssistant) -> None:
+        assert await async_setup_component(again, "logbook", {})
+
+    async with restarted(
+        async_test_recorder, entry, secret_watch, with_logbook
+    ) as again:
+        await assert_hours(again, inexogy.sim, NOW + 2 * H)
+        device = dr.async_get(again).async_get_device_by_identifier(
+            device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
+        )
+        assert device is not None
+        shown = [
+            (e["when"], f"{e['name']} {e['message']}")
+            for e in await logbook(again, device.id)
+        ]
+        assert shown == expected_runs(inexogy.sim, start)
 
 
 # --- faults -------------------------------------------------------------------------
