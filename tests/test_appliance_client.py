@@ -26,6 +26,7 @@ from custom_components.smart_meter_cloud.api.models import (
     Medium,
     Meter,
 )
+from custom_components.smart_meter_cloud.api.ready import ReadyClient
 from tests.simulator.inexogy import (
     ALIAS_METER_ID,
     DEMO_EMAIL,
@@ -53,8 +54,9 @@ async def client(inexogy: Inexogy) -> AsyncIterator[InexogyClient]:
         yield client
 
 
-def test_the_inexogy_client_offers_appliances() -> None:
+def test_only_the_inexogy_client_offers_appliances() -> None:
     assert issubclass(InexogyClient, ApplianceClient)
+    assert not issubclass(ReadyClient, ApplianceClient)
 
 
 @pytest.mark.freeze_time(NOW)

@@ -333,6 +333,54 @@ async def test_today_counts_from_local_midnight(
     )
 
 
+@pytest.mark.parametrize(
+    ("language", "sensor", "statistic", "run"),
+    [
+        (
+            "de",
+            "Stromzähler 3456 Geschirrspüler 1 heute",
+            "Stromzähler 3456 Geschirrspüler 1",
+            "Wärmepumpe 1 lief 6 h, 0.60 kWh",
+        ),
+        (
+            "da",
+            "Elmåler 3456 Opvaskemaskine 1 i dag",
+            "Elmåler 3456 Opvaskemaskine 1",
+            "Varmepumpe 1 kørte 6 h, 0.60 kWh",
+        ),
+    ],
+    ids=["de", "da"],
+)
+async def test_appliances_speak_home_assistants_language(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    language: str,
+    sensor: str,
+    statistic: str,
+    run: str,
+) -> None:
+    await hass.config.async_update(language=language)
+    assert await async_setup_component(hass, "logbook", {})
+    entry = await add_inexogy_entry(hass, inexogy.url)
+    entity = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"inexogy_{ELECTRICITY_METER_ID}_appliance_dishwasher_1"
+    )
+    assert entity is not None
+    found = hass.states.get(entity)
+    assert found is not None
+    assert found.attributes["friendly_name"] == sensor
+    names = await get_instance(hass).async_add_executor_job(
+        list_statistic_ids, hass, {statistic_id("dishwasher_1")}
+    )
+    assert names[0]["name"] == statistic
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
+    )
+    assert device is not None
+    shown = [f"{e['name']} {e['message']}" for e in await logbook(hass, device.id)]
+    assert run in shown
+
+
 # --- logbook ------------------------------------------------------------------------
 
 
