@@ -299,6 +299,24 @@ async def test_appliances_come_and_go_without_a_reload(
     await assert_hours(hass, sim, NOW + 2 * H, ("dishwasher_1",))
 
 
+async def test_an_appliance_gone_while_unloaded_goes_at_setup(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    sim = inexogy.sim
+    assert await hass.config_entries.async_unload(inexogy_entry.entry_id)
+    sim.appliances[ELECTRICITY_METER_ID] = [
+        a for a in sim.appliances[ELECTRICITY_METER_ID] if a.kind != "WASHING_MACHINE"
+    ]
+    assert await hass.config_entries.async_setup(inexogy_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entity_registry.async_get(SENSOR.format("washing_machine_1")) is None
+    assert hass.states.get(SENSOR.format("washing_machine_1")) is None
+    assert hass.states.get(SENSOR.format("dishwasher_1")) is not None
+
+
 @pytest.mark.freeze_time("2026-11-24T07:00:10+00:00")  # 23:00 in US/Pacific
 async def test_today_counts_from_local_midnight(
     hass: HomeAssistant, inexogy: Inexogy, frozen: FrozenDateTimeFactory

@@ -7,7 +7,7 @@ import logging
 from typing import Final, override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_SCAN_INTERVAL, Platform
+from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
@@ -261,23 +261,30 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
                 self.appliances[meter.id] = MeterAppliances(
                     listed, {k: v for k, v in today.items() if k in listed}
                 )
-            gone = (had.appliances.keys() if had else set()) - (
-                {a.id for a in found} if found else set()
-            )
-            self._remove_appliances(meter.id, gone)
+            self._remove_appliances(meter.id, {a.id for a in found or ()})
 
-    def _remove_appliances(self, meter_id: str, gone: Iterable[str]) -> None:
-        """Remove the entities of appliances the cloud no longer lists."""
+    def _remove_appliances(self, meter_id: str, listed: set[str]) -> None:
+        """Remove the entities of a meter's appliances the cloud no longer lists.
+
+        From the registry: also those that went while Home Assistant was
+        not running.
+        """
         registry = er.async_get(self.hass)
-        for appliance_id in gone:
-            _LOGGER.info("Appliance %s of meter %s is gone", appliance_id, meter_id)
-            unique_id = entity_unique_id(
-                self.provider, meter_id, appliance_key(appliance_id)
-            )
-            if entity_id := registry.async_get_entity_id(
-                Platform.SENSOR, DOMAIN, unique_id
-            ):
-                registry.async_remove(entity_id)
+        prefix = entity_unique_id(self.provider, meter_id, appliance_key(""))
+        keep = {
+            entity_unique_id(self.provider, meter_id, appliance_key(appliance_id))
+            for appliance_id in listed
+        }
+        for entity in er.async_entries_for_config_entry(
+            registry, self.config_entry.entry_id
+        ):
+            if entity.unique_id.startswith(prefix) and entity.unique_id not in keep:
+                _LOGGER.info(
+                    "Appliance %s of meter %s is gone",
+                    entity.unique_id.removeprefix(prefix),
+                    meter_id,
+                )
+                registry.async_remove(entity.entity_id)
 
     def _gone(self, meter_id: str, now: datetime) -> bool:
         """Whether a meter has been missing from the list long enough to go."""
