@@ -137,7 +137,7 @@ PROVIDER_STEPS = {
 
 
 def _sensor_descriptions() -> list[SensorEntityDescription]:
-    """Every sensor a meter of any medium can have."""
+    """Every sensor a meter of any medium can have, an appliance's too."""
     return [
         *(
             sensor.quantity_sensor(quantity, medium)
@@ -147,6 +147,7 @@ def _sensor_descriptions() -> list[SensorEntityDescription]:
         *sensor.POWER_PARTS,
         *sensor.READING_SENSORS,
         *sensor.LEAK_SENSORS,
+        sensor.APPLIANCE_SENSOR,
     ]
 
 

@@ -65,6 +65,17 @@ async def test_what_inexogy_meters_show(
             "water_volume",
             "leak_suspected",
             "night_minimum_flow",
+            # The two-way meter's appliances, from the cloud's disaggregation.
+            *(
+                f"{kind}_1_today"
+                for kind in (
+                    "base_load",
+                    "refrigerator",
+                    "heat_pump",
+                    "washing_machine",
+                    "dishwasher",
+                )
+            ),
         },
         "disabled": {
             "energy_export_tariff_1",

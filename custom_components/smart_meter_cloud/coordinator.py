@@ -9,15 +9,23 @@ from typing import Final, override
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .api.errors import InvalidResponseError, SmartMeterCloudError
-from .api.models import Alarm, Meter, MeterClient, Reading
+from .api.models import (
+    Alarm,
+    Appliance,
+    ApplianceClient,
+    Medium,
+    Meter,
+    MeterClient,
+    Reading,
+)
 from .const import CONF_METERS, DOMAIN
 from .errors import error_key, translated
-from .ids import meter_of_device
+from .ids import appliance_key, entity_unique_id, meter_of_device
 from .quantities import TOTAL_QUANTITIES, most_per_hour
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,6 +47,10 @@ MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 # own clock and the cloud's rounding blur the time between them.
 MIN_HOURS: Final = 1 / 60
 
+# A meter whose cloud said it has no appliances (no disaggregation) is asked
+# again this long after, not with every listing.
+NO_APPLIANCES_RECHECK: Final = timedelta(days=1)
+
 # Hands the readings of an update over: (meter id, reading), as they came.
 type ReadingsListener = Callable[[Sequence[tuple[str, Reading]]], None]
 
@@ -49,6 +61,16 @@ class MeterData:
 
     readings: Mapping[str, Reading] = field(default_factory=dict)
     failures: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class MeterAppliances:
+    """The appliances a cloud finds in a meter's load curve, and today's energy."""
+
+    # By appliance id, as last listed.
+    appliances: dict[str, Appliance]
+    # kWh of each appliance (by id) in today's whole hours that came so far.
+    today: dict[str, float] = field(default_factory=dict)
 
 
 def keep_totals_monotonic(previous: Reading | None, new: Reading) -> Reading:
@@ -144,6 +166,10 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         self._alarms_at: dict[str, datetime] = {}
         # Meters missing from the latest listings: since when, how many times.
         self._missing: dict[str, tuple[datetime, int]] = {}
+        # Each meter's appliances, for a cloud that disaggregates; meters it
+        # said have none, and when it said so.
+        self.appliances: dict[str, MeterAppliances] = {}
+        self._without_appliances: dict[str, datetime] = {}
 
     @override
     async def _async_setup(self) -> None:
@@ -198,6 +224,67 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
                 meter_id in missing and not self._gone(meter_id, now)
             ):
                 registry.async_remove_device(device.id)
+        await self._async_list_appliances(now)
+
+    async def _async_list_appliances(self, now: datetime) -> None:
+        """List each polled electricity meter's appliances, if the cloud has any.
+
+        A meter without is asked again a day later; one whose listing failed
+        keeps what it had. An appliance no longer listed goes with its
+        entities; its statistic stays.
+        """
+        if not isinstance(self.client, ApplianceClient):
+            return
+        for meter_id in self.appliances.keys() - self.meters.keys():
+            del self.appliances[meter_id]
+        for meter in list(self.meters.values()):
+            checked = self._without_appliances.get(meter.id)
+            if meter.medium is not Medium.ELECTRICITY or (
+                checked is not None and now - checked < NO_APPLIANCES_RECHECK
+            ):
+                continue
+            try:
+                found = await self.client.appliances(meter)
+            except SmartMeterCloudError as err:
+                _LOGGER.debug("Cannot list the appliances of %s now: %s", meter.id, err)
+                continue
+            had = self.appliances.pop(meter.id, None)
+            if found is None:
+                # A meter that had appliances is asked again at the next
+                # listing: one odd answer does not hide them for a day.
+                if had is None:
+                    self._without_appliances[meter.id] = now
+            else:
+                self._without_appliances.pop(meter.id, None)
+                listed = {appliance.id: appliance for appliance in found}
+                today = had.today if had else {}
+                self.appliances[meter.id] = MeterAppliances(
+                    listed, {k: v for k, v in today.items() if k in listed}
+                )
+            self._remove_appliances(meter.id, {a.id for a in found or ()})
+
+    def _remove_appliances(self, meter_id: str, listed: set[str]) -> None:
+        """Remove the entities of a meter's appliances the cloud no longer lists.
+
+        From the registry: also those that went while Home Assistant was
+        not running.
+        """
+        registry = er.async_get(self.hass)
+        prefix = entity_unique_id(self.provider, meter_id, appliance_key(""))
+        keep = {
+            entity_unique_id(self.provider, meter_id, appliance_key(appliance_id))
+            for appliance_id in listed
+        }
+        for entity in er.async_entries_for_config_entry(
+            registry, self.config_entry.entry_id
+        ):
+            if entity.unique_id.startswith(prefix) and entity.unique_id not in keep:
+                _LOGGER.info(
+                    "Appliance %s of meter %s is gone",
+                    entity.unique_id.removeprefix(prefix),
+                    meter_id,
+                )
+                registry.async_remove(entity.entity_id)
 
     def _gone(self, meter_id: str, now: datetime) -> bool:
         """Whether a meter has been missing from the list long enough to go."""

@@ -81,6 +81,7 @@ async def async_get_config_entry_diagnostics(
             "failures": dict(data.failures),
             "history_start": history_start and history_start.isoformat(),
             "pushes": None if pushes is None else pushes.diagnostics(),
+            "appliances": entry.runtime_data.appliances.diagnostics(),
         },
         to_redact(),
     )

@@ -26,8 +26,9 @@ from .runtime import SmartMeterConfigEntry
 from .statistics.watch import LeakWatch
 
 # The most entities a meter of any kind has enabled by default (a test
-# counts them for every demo meter).
-MAX_ENABLED_PER_METER: Final = 20
+# counts them for every demo meter): its registers, some 20, and a today
+# sensor per appliance its cloud finds in its load curve, up to about ten.
+MAX_ENABLED_PER_METER: Final = 30
 ISSUE_ENTITY_LIMIT: Final = "entity_limit"
 
 

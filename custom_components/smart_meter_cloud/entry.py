@@ -24,6 +24,7 @@ from .leaks import CONF_LEAK, LeakSettings
 from .providers import PROVIDERS
 from .providers.base import PushReceiver
 from .runtime import RuntimeData, SmartMeterConfigEntry
+from .statistics.appliances import ApplianceStatistics, runs_store
 from .statistics.importer import MeterStatistics, price_store, progress_store
 from .statistics.watch import LeakWatch
 
@@ -37,25 +38,24 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     )
     days = entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)
     statistics = MeterStatistics(hass, entry, coordinator, timedelta(days=days))
+    appliances = ApplianceStatistics(hass, entry, coordinator, statistics)
     # Every reading from the first poll on, pushes too, reaches the statistics.
-    entry.async_on_unload(
-        coordinator.async_add_readings_listener(statistics.async_take_readings)
-    )
+    for listener in (statistics.async_take_readings, appliances.async_take_readings):
+        entry.async_on_unload(coordinator.async_add_readings_listener(listener))
     # Every hour written, late ones and corrections too, is judged for leaks.
     leaks = LeakWatch(
         hass, provider.ID, LeakSettings.from_options(entry.options.get(CONF_LEAK))
     )
     entry.async_on_unload(statistics.async_add_rows_listener(leaks.async_take_rows))
     pushes = provider.push_receiver(hass, entry, coordinator, client)
+    runtime = RuntimeData(coordinator, statistics, leaks, appliances, pushes)
     if pushes is None:
-        await _async_set_up(hass, entry, RuntimeData(coordinator, statistics, leaks))
+        await _async_set_up(hass, entry, runtime)
         return True
     # Pushes are taken from the start and applied once the entry is set up.
     await pushes.async_register()
     try:
-        await _async_set_up(
-            hass, entry, RuntimeData(coordinator, statistics, leaks, pushes)
-        )
+        await _async_set_up(hass, entry, runtime)
     except BaseException:
         pushes.async_unregister()
         raise
@@ -69,12 +69,14 @@ async def _async_set_up(
     await runtime.coordinator.async_config_entry_first_refresh()
     await runtime.statistics.async_load()
     await runtime.leaks.async_load(runtime.coordinator.meters.values())
+    await runtime.appliances.async_load()
     entry.runtime_data = runtime
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms: statistics take their names from the sensors, and
     # what Home Assistant refused to add shows. Setup does not wait for a
     # backfill: it runs in the background.
     runtime.statistics.async_start()
+    runtime.appliances.async_start()
     check_entity_limit = partial(async_check_entity_limit, hass, entry)
     check_entity_limit()
     entry.async_on_unload(runtime.coordinator.async_add_listener(check_entity_limit))
@@ -114,5 +116,6 @@ async def async_remove_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
     """Delete what a removed entry leaves, here and at its cloud; never raises."""
     await progress_store(hass, entry).async_remove()
     await price_store(hass, entry).async_remove()
+    await runs_store(hass, entry).async_remove()
     if (provider := PROVIDERS.get(entry.data.get(CONF_PROVIDER, ""))) is not None:
         await provider.async_remove_entry(hass, entry)

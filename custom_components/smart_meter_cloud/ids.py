@@ -45,6 +45,18 @@ def statistic_id(provider: str, meter_id: str, quantity: Quantity) -> str:
     return f"{DOMAIN}:{provider}_{meter}_{quantity}"
 
 
+def appliance_key(appliance_id: str) -> str:
+    """The key of an appliance's entities among its meter's (see `entity_unique_id`)."""
+    return f"appliance_{appliance_id}"
+
+
+def appliance_statistic_id(provider: str, meter_id: str, appliance_id: str) -> str:
+    """`smart_meter_cloud:<provider>_<meter>_appliance_<appliance>`: its energy."""
+    meter = re.sub(r"[^a-z0-9_]", "_", meter_id.lower())
+    appliance = re.sub(r"[^a-z0-9_]", "_", appliance_id.lower())
+    return f"{DOMAIN}:{provider}_{meter}_{appliance_key(appliance)}"
+
+
 def cost_word(quantity: Quantity) -> str:
     """What a register's money is called: what is sold earns a compensation."""
     return "compensation" if quantity is Quantity.ENERGY_EXPORT else "cost"

@@ -6,6 +6,7 @@ from homeassistant.config_entries import ConfigEntry
 
 from .coordinator import SmartMeterCoordinator
 from .providers.base import PushReceiver
+from .statistics.appliances import ApplianceStatistics
 from .statistics.importer import MeterStatistics
 from .statistics.watch import LeakWatch
 
@@ -17,6 +18,7 @@ class RuntimeData:
     coordinator: SmartMeterCoordinator
     statistics: MeterStatistics
     leaks: LeakWatch
+    appliances: ApplianceStatistics
     pushes: PushReceiver | None = None
 
 

@@ -1,7 +1,10 @@
-"""Meter sensors: one per quantity a meter reports, from the quantity table."""
+"""Meter sensors: one per quantity a meter reports, from the quantity table.
+
+And, for a cloud that disaggregates, one per appliance: its energy today.
+"""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import override
@@ -12,16 +15,18 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfVolumeFlowRate
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EntityCategory, UnitOfEnergy, UnitOfVolumeFlowRate
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api.models import Medium, Quantity, Reading
+from .api.models import Appliance, Medium, Quantity, Reading
 from .coordinator import SmartMeterCoordinator
 from .entity import LeakEntity, MeterEntity, meter_platform, water_meters
+from .ids import appliance_key
 from .leaks import Verdict
 from .quantities import QUANTITIES
 from .runtime import SmartMeterConfigEntry
+from .statistics.appliances import appliance_name
 from .statistics.watch import LeakWatch
 
 # Coordinator-driven: no per-entity polling to serialise.
@@ -114,6 +119,21 @@ READING_SENSORS: tuple[MeterSensorDescription, ...] = (
 )
 
 
+# An appliance's energy today; its key becomes the appliance's own.
+APPLIANCE_SENSOR = SensorEntityDescription(
+    key="appliance",
+    translation_key="appliance_today",
+    device_class=SensorDeviceClass.ENERGY,
+    # No state class: the appliance's hourly statistic, written by the hour
+    # the energy was used in, is what the energy dashboard is to pick. Home
+    # Assistant would compile a second one from this state, booking hours
+    # that arrive late to the hour they arrived in.
+    state_class=None,
+    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    suggested_display_precision=2,
+)
+
+
 def meter_sensors(medium: Medium, reading: Reading) -> list[MeterSensorDescription]:
     """The sensors a meter of a medium has for the values of a reading."""
     return [
@@ -130,19 +150,38 @@ def meter_sensors(medium: Medium, reading: Reading) -> list[MeterSensorDescripti
     ]
 
 
-def _new_sensors(coordinator: SmartMeterCoordinator) -> Callable[[], list[MeterSensor]]:
-    """A sensor for every value a meter reports, once it first shows."""
+def _new_sensors(
+    coordinator: SmartMeterCoordinator,
+) -> Callable[[], list[MeterSensor | ApplianceSensor]]:
+    """A sensor for every value a meter reports, once it first shows.
+
+    And one for every appliance listed; one no longer listed was removed
+    with its entity (the coordinator did), and is added again should it
+    come back.
+    """
     # Each meter's sensors so far, and the reading they were last looked for in.
     known: dict[str, set[str]] = {}
     looked: dict[str, Reading] = {}
+    appliances: dict[str, set[str]] = {}
 
-    def new_sensors() -> list[MeterSensor]:
+    def new_sensors() -> list[MeterSensor | ApplianceSensor]:
         # A meter that left took its entities along; should it come back,
         # they are added again.
         for meter_id in known.keys() - coordinator.meters.keys():
             del known[meter_id]
             looked.pop(meter_id, None)
-        new = []
+        new: list[MeterSensor | ApplianceSensor] = []
+        for meter_id in appliances.keys() - coordinator.appliances.keys():
+            del appliances[meter_id]
+        for meter_id, found in coordinator.appliances.items():
+            if meter_id not in coordinator.meters:
+                continue
+            have = appliances.setdefault(meter_id, set())
+            have.intersection_update(found.appliances)
+            for appliance_id, appliance in found.appliances.items():
+                if appliance_id not in have:
+                    have.add(appliance_id)
+                    new.append(ApplianceSensor(coordinator, meter_id, appliance))
         for meter_id, reading in coordinator.data.readings.items():
             # A reading already looked at brings no new value.
             if looked.get(meter_id) is reading:
@@ -239,3 +278,40 @@ class LeakSensor(LeakEntity, SensorEntity):
     def native_value(self) -> float | None:
         """Return the value from the hours known now."""
         return self.entity_description.value_fn(self.verdict)
+
+
+class ApplianceSensor(MeterEntity, SensorEntity):
+    """An appliance's energy today, from the whole hours its cloud published.
+
+    Resets at local midnight; hours come late, so it trails the meter.
+    """
+
+    def __init__(
+        self, coordinator: SmartMeterCoordinator, meter_id: str, appliance: Appliance
+    ) -> None:
+        """Bind the sensor to its meter's device, named by the appliance."""
+        key = appliance_key(appliance.id)
+        super().__init__(coordinator, meter_id, replace(APPLIANCE_SENSOR, key=key))
+        self.appliance_id = appliance.id
+        self._attr_translation_placeholders = {
+            "appliance": appliance_name(
+                coordinator.hass, appliance.kind, appliance.number, appliance.name
+            )
+        }
+        self._shown: tuple[float | None, bool] | None = None
+
+    @property
+    @override
+    def native_value(self) -> float | None:
+        """Today's energy; unknown until its hours were first read."""
+        found = self.coordinator.appliances.get(self.meter_id)
+        return None if found is None else found.today.get(self.appliance_id)
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when today's energy or availability changed."""
+        shown = (self.native_value, self.available)
+        if shown != self._shown:
+            self._shown = shown
+            self.async_write_ha_state()

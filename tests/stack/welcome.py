@@ -28,6 +28,11 @@ INSTRUCTIONS = """
       E-mail    demo@example.com
       Password  demo-password
       Advanced (click to open) → API URL  {inexogy}/public/v1
+    Its two-way electricity meter (…3456) has appliances (inexogy's
+    disaggregation): a "today" sensor each, an hourly statistic each for
+    Settings → Dashboards → Energy → Individual electrical devices, and
+    their runs in the meter's logbook. The simulator's switches:
+    python -m tests.simulator.inexogy --help
 
   Add the simulated Kamstrup READY tenant (five meters):
     … Add integration → "Smart Meter Cloud" → Kamstrup READY API Access

@@ -1,4 +1,4 @@
-"""The one vocabulary above the provider clients: media, quantities, meters, readings.
+"""The one vocabulary above the provider clients: meters, readings, appliances.
 
 Values are in canonical Home Assistant units: kWh, W, V, A, Hz, m³, m³/h, °C.
 """
@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from .errors import SmartMeterCloudError
 
@@ -133,3 +133,63 @@ class MeterClient(Protocol):
         self, meter: Meter, start: datetime, end: datetime
     ) -> list[Reading]:
         """Return the meter's readings at each whole hour from start to end."""
+
+
+# The kinds of appliance a cloud's disaggregation tells apart, as far as we
+# name them; another kind is kept as the cloud's type, a lowercase slug.
+APPLIANCE_KINDS: Final = (
+    "base_load",
+    "refrigerator",
+    "washing_machine",
+    "dishwasher",
+    "dryer",
+    "oven",
+    "water_heater",
+    "heat_pump",
+    "electric_vehicle",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Appliance:
+    """An appliance a cloud recognises in a meter's load curve (disaggregation)."""
+
+    # Stable across listings: its kind and number, "dishwasher_1".
+    id: str
+    kind: str
+    number: int
+    # The cloud's own name, "DISHWASHER-1": shown for a kind we do not name.
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplianceRun:
+    """One run of an appliance, as the cloud found it afterwards."""
+
+    appliance_id: str
+    start: datetime
+    end: datetime
+    energy: float  # kWh
+    # The cloud's id of the run: the same run listed again is no new one.
+    activity_id: str
+
+
+@runtime_checkable
+class ApplianceClient(Protocol):
+    """What a client whose cloud disaggregates a meter's load curve offers."""
+
+    async def appliances(self, meter: Meter) -> list[Appliance] | None:
+        """Return the meter's appliances; None when it has no disaggregation."""
+
+    async def appliance_energy(
+        self, meter: Meter, start: datetime, end: datetime
+    ) -> dict[datetime, dict[str, float]]:
+        """Return kWh per appliance id per whole hour from start to end.
+
+        Only hours the cloud published whole: a partial hour is left out.
+        """
+
+    async def appliance_runs(
+        self, meter: Meter, start: datetime, end: datetime
+    ) -> list[ApplianceRun]:
+        """Return the appliances' runs between two moments."""

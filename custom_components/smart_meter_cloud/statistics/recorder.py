@@ -219,3 +219,16 @@ async def async_move(hass: HomeAssistant, old: str, new: str) -> None:
         rows,
     )
     recorder.async_clear_statistics([old])
+
+
+async def async_changes_since(
+    hass: HomeAssistant, keys: set[str], start: datetime
+) -> dict[str, float]:
+    """What each statistic's stored hours from start on add up to (their changes)."""
+    found = await get_instance(hass).async_add_executor_job(
+        statistics_during_period, hass, start, None, keys, "hour", None, {"change"}
+    )
+    return {
+        key: sum(float(row.get("change") or 0) for row in found.get(key, []))
+        for key in keys
+    }

@@ -6,7 +6,9 @@ does. Every value is a pure function of the injected clock, so /last_reading
 and /readings agree. Faults (outages, rate limits, revoked tokens, timeouts,
 broken JSON, all-zero totals, NaN and the like, readings of the wrong shape,
 HTML or nothing with 200, refusals quoting a serial) can be switched on
-globally or per meter, and for each step of the authorization.
+globally or per meter, and for each step of the authorization. The two-way
+electricity meter has appliances (disaggregation: /devices, /disaggregation,
+/activities, appliances.py), with switches for what is not documented.
 
 Dev server: ``python -m tests.simulator.inexogy [--host H] [--port P] [--state FILE]``
 (``--state`` keeps issued tokens across restarts; tests keep them in memory).
@@ -16,6 +18,7 @@ The model (model.py: accounts, meters, readings, faults) is served by the app
 """
 
 from .app import BASE_PATH, InexogySimulator
+from .appliances import Missing, SimAppliance, demo_appliances
 from .cli import main
 from .model import (
     ALIAS_METER_ID,
@@ -53,11 +56,14 @@ __all__ = [
     "FieldSpec",
     "InexogyCloud",
     "InexogySimulator",
+    "Missing",
+    "SimAppliance",
     "SimMeter",
     "Sum",
     "Total",
     "WaterUse",
     "Wave",
+    "demo_appliances",
     "demo_meters",
     "main",
 ]

@@ -18,6 +18,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from tests.simulator import clock_now
 from tests.simulator.server import Abort, Handler, Server, json_text
 
+from .appliances import QUARTER_MS, Missing, SimAppliance, activities, quarters
 from .model import _MONTHS, _STEPS, MAX_READINGS, Fault, InexogyCloud, SimMeter, _Token
 
 BASE_PATH = "/public/v1"
@@ -60,6 +61,9 @@ class InexogySimulator(Server, InexogyCloud):
             ("field_names", self._field_names),
             ("last_reading", self._last_reading),
             ("readings", self._readings),
+            ("devices", self._devices),
+            ("disaggregation", self._disaggregation),
+            ("activities", self._activities),
         ):
             router.add_get(f"{BASE_PATH}/{name}", self._data_endpoint(build))
 
@@ -281,6 +285,58 @@ class InexogySimulator(Server, InexogyCloud):
         times = self.window.answered(times, end, now, 1000)
         wanted = _wanted(request)
         return [self.reading(meter, t, wanted, fault) for t in times], fault
+
+    # ---- appliances (disaggregation) ---------------------------------------------
+    async def _appliance_meter(
+        self, request: web.Request, empty: Any
+    ) -> tuple[list[SimAppliance], Fault]:
+        """The meter's appliances and the fault that shapes the answer.
+
+        Raises what a meter without disaggregation answers.
+        """
+        fault = self.appliance_fault
+        await self._apply(fault, lambda: self.appliance_fault is Fault.TIMEOUT)
+        meter = self._meter_of(request)
+        fault = await self._meter_fault(meter) if fault is Fault.NONE else fault
+        if appliances := self.appliances.get(meter.meter_id):
+            return appliances, fault
+        if self.missing_appliances is Missing.NOT_FOUND:
+            raise _text(404, f"No disaggregation for meterId: {meter.meter_id}")
+        if self.missing_appliances is Missing.REFUSED:
+            raise _text(400, "Disaggregation is not available for this meter")
+        raise Abort(web.json_response(empty))
+
+    def _range(self, request: web.Request) -> tuple[int, int]:
+        """The request's from and to in epoch ms, `to` made inclusive."""
+        try:
+            start = int(request.query["from"])
+            end = int(request.query.get("to", self.now_ms()))
+        except KeyError, ValueError:
+            raise _text(400, "Invalid parameter: from/to must be epoch ms") from None
+        if start > end:
+            raise _text(400, "Invalid time range: from is after to")
+        return start, end - 1 if self.appliance_to_exclusive else end
+
+    def _shaped(self, payload: Any, fault: Fault) -> tuple[Any, Fault]:
+        return (self.wrong_shape if fault is Fault.WRONG_SHAPE else payload), fault
+
+    async def _devices(self, request: web.Request) -> tuple[Any, Fault]:
+        appliances, fault = await self._appliance_meter(request, [])
+        return self._shaped([a.name for a in appliances], fault)
+
+    async def _disaggregation(self, request: web.Request) -> tuple[Any, Fault]:
+        appliances, fault = await self._appliance_meter(request, {})
+        start, end = self._range(request)
+        # A quarter is published once it has ended, hours late if so set.
+        end = min(end, self.published_ms() - QUARTER_MS)
+        german = self.german_appliances
+        return self._shaped(quarters(appliances, start, end, german), fault)
+
+    async def _activities(self, request: web.Request) -> tuple[Any, Fault]:
+        appliances, fault = await self._appliance_meter(request, [])
+        start, end = self._range(request)
+        runs = activities(appliances, start, end, self.published_ms())
+        return self._shaped(runs, fault)
 
 
 def _wanted(request: web.Request) -> list[str]:

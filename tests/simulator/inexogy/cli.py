@@ -1,9 +1,11 @@
 """The inexogy dev server: ``python -m tests.simulator.inexogy``.
 
 Options: ``[--host H] [--port P] [--state FILE]`` (``--state`` keeps issued
-tokens across restarts; tests keep them in memory).
+tokens across restarts; tests keep them in memory), and how the appliance
+endpoints answer what the documentation leaves open (``--help``).
 """
 
+import argparse
 from collections.abc import Iterable
 import contextlib
 from dataclasses import asdict
@@ -15,7 +17,8 @@ from aiohttp import web
 from tests.simulator.server import command_line, run, serve
 
 from .app import InexogySimulator
-from .model import DEMO_EMAIL, DEMO_PASSWORD, _Token
+from .appliances import Missing
+from .model import DEMO_EMAIL, DEMO_PASSWORD, ELECTRICITY_METER_ID, _Token
 
 
 class _SavedStateSimulator(InexogySimulator):
@@ -56,8 +59,15 @@ class _SavedStateSimulator(InexogySimulator):
         return response
 
 
-async def _serve(host: str, port: int, state: Path | None) -> None:
+async def _serve(host: str, port: int, args: argparse.Namespace) -> None:
+    state: Path | None = args.state
     sim = InexogySimulator() if state is None else _SavedStateSimulator(state)
+    sim.missing_appliances = Missing(args.appliances_missing)
+    sim.german_appliances = args.appliances_german
+    sim.appliance_delay_hours = args.appliances_delay
+    sim.appliance_to_exclusive = args.appliances_to_exclusive
+    if args.no_appliances:
+        sim.appliances.clear()
     kept = [] if state is None else [f"  issued tokens are kept in {state}"]
 
     def banner(url: str) -> str:
@@ -84,5 +94,36 @@ def main(argv: Iterable[str] | None = None) -> None:
         help="keep issued consumer and access tokens in this JSON file, so "
         "clients stay signed in across restarts (default: in memory only)",
     )
+    parser.add_argument(
+        "--no-appliances",
+        action="store_true",
+        help=f"no disaggregation at all (default: meter {ELECTRICITY_METER_ID[:8]}… "
+        "has a base load, a fridge, a heat pump, a washing machine and a "
+        "dishwasher)",
+    )
+    parser.add_argument(
+        "--appliances-missing",
+        choices=[m.value for m in Missing],
+        default=Missing.EMPTY.value,
+        help="what a meter without disaggregation answers: an empty list, "
+        "404 or 400 (default: empty)",
+    )
+    parser.add_argument(
+        "--appliances-german",
+        action="store_true",
+        help="key /disaggregation by German names, as its 2020 example",
+    )
+    parser.add_argument(
+        "--appliances-delay",
+        type=float,
+        default=0.0,
+        metavar="HOURS",
+        help="publish quarters and runs this many hours late (default: 0)",
+    )
+    parser.add_argument(
+        "--appliances-to-exclusive",
+        action="store_true",
+        help="leave `to` itself out of /disaggregation and /activities",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
-    run(_serve(args.host, args.port, args.state))
+    run(_serve(args.host, args.port, args))

@@ -14,6 +14,8 @@ from typing import Any
 
 from tests.simulator import NON_FINITE_MARK, HistoryWindow, Switch, clock_now
 
+from .appliances import QUARTER_MS, Missing, SimAppliance, demo_appliances
+
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 
@@ -357,6 +359,21 @@ class InexogyCloud:
         self.list_fault = Fault.NONE
         # Where /readings ends: `to` inclusive or not, the newest hour late.
         self.window = HistoryWindow()
+        # Appliances (disaggregation) per meter id: the two-way electricity
+        # meter's demo mix; other meters have none. Change it at will.
+        self.appliances: dict[str, list[SimAppliance]] = {
+            ELECTRICITY_METER_ID: demo_appliances()
+        }
+        # What the documentation leaves open: what a meter without
+        # disaggregation answers, German names in /disaggregation (as its
+        # 2020 example), how many hours late quarters and runs are
+        # published, and whether `to` is exclusive.
+        self.missing_appliances = Missing.EMPTY
+        self.german_appliances = False
+        self.appliance_delay_hours = 0.0
+        self.appliance_to_exclusive = False
+        # A fault of the three appliance endpoints alone, readings unharmed.
+        self.appliance_fault = Fault.NONE
         self._fault = Fault.NONE
         self._meter_faults = _FaultMap(self._wake, {})
         self._consumers: dict[str, str] = {}
@@ -434,6 +451,18 @@ class InexogyCloud:
         if not meter.active:
             raise ValueError(f"meter {meter_id} is inactive")
         return {"time": now, "values": meter.values_at(now, self.late_fields_visible)}
+
+    def appliance_energy(self, meter_id: str, hour_ms: int) -> dict[str, float]:
+        """KWh of each appliance (by its API name) in the hour from ``hour_ms``."""
+        first = hour_ms // QUARTER_MS
+        return {
+            a.name: sum(a.energy(q) for q in range(first, first + 4)) / 1e10
+            for a in self.appliances.get(meter_id, [])
+        }
+
+    def published_ms(self) -> int:
+        """Until when quarters and runs are published now."""
+        return self.now_ms() - int(self.appliance_delay_hours * 3_600_000)
 
     def _password_ok(self, email: str, password: str) -> bool:
         accounts = {e.lower(): p for e, p in self.accounts.items()}

@@ -1,15 +1,17 @@
-"""inexogy's meters and readings: every key, unit and scale of the API.
+"""inexogy's meters, readings and appliances: every key, unit and scale of the API.
 
 Pure: a reading is read by its meter's kind where the caller knows it.
 """
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 import logging
+import re
 from typing import Any, Final
 
 from ..errors import InvalidResponseError
 from ..manufacturers import manufacturer_name
-from ..models import Medium, Meter, Quantity, Reading
+from ..models import Appliance, ApplianceRun, Medium, Meter, Quantity, Reading
 from ..parsing import finite, moment_of_ms, record_shape
 
 _LOGGER = logging.getLogger(__name__)
@@ -137,3 +139,139 @@ def parse_readings(data: Any, medium: Medium | None = None) -> list[Reading]:
     if not isinstance(data, list):
         raise InvalidResponseError("readings: expected a list")
     return [parse_reading(item, medium) for item in data]
+
+
+# The cloud's appliance types -> our kinds. /devices and /activities name
+# them in English; the published /disaggregation example (2020) in German,
+# whose mapping is assumed. Other types keep their own name as a slug.
+_APPLIANCE_TYPES: Final[Mapping[str, str]] = {
+    "BASE_LOAD": "base_load",
+    "REFRIGERATOR": "refrigerator",
+    "WASHING_MACHINE": "washing_machine",
+    "DISHWASHER": "dishwasher",
+    "DRYER": "dryer",
+    "OVEN": "oven",
+    "WATER_HEATER": "water_heater",
+    "FLOW_HEATER": "water_heater",
+    "HEAT_PUMP": "heat_pump",
+    "ELECTRIC_VEHICLE": "electric_vehicle",
+    "E_MOBILITY": "electric_vehicle",
+    "GRUNDLAST": "base_load",
+    "KÜHLSCHRANK": "refrigerator",
+    "WASCHMASCHINE": "washing_machine",
+    "SPÜLMASCHINE": "dishwasher",
+    "GESCHIRRSPÜLER": "dishwasher",
+    "TROCKNER": "dryer",
+    "WÄSCHETROCKNER": "dryer",
+    "BACKOFEN": "oven",
+    "DURCHLAUFERHITZER": "water_heater",
+    "WÄRMEPUMPE": "heat_pump",
+    "ELEKTROMOBILITÄT": "electric_vehicle",
+}
+_QUARTER: Final = timedelta(minutes=15)
+
+
+def parse_appliance(name: Any) -> Appliance | None:
+    """The appliance a cloud name such as "DISHWASHER-1" stands for; None for none.
+
+    A name without a number is the type's first.
+    """
+    if not isinstance(name, str) or not (name := name.strip()):
+        return None
+    kind_name, dash, number = name.rpartition("-")
+    if not dash or not number.isdigit():
+        kind_name, number = name, "1"
+    key = re.sub(r"[\s-]+", "_", kind_name.strip().upper())
+    kind = _APPLIANCE_TYPES.get(key) or re.sub(r"[^a-z0-9]+", "_", key.lower()).strip(
+        "_"
+    )
+    if not kind or int(number) > 999:
+        return None
+    return Appliance(f"{kind}_{int(number)}", kind, int(number), name)
+
+
+def parse_appliances(data: Any) -> list[Appliance] | None:
+    """The appliances /devices lists; None for an empty list (no disaggregation)."""
+    if not isinstance(data, list):
+        raise InvalidResponseError("devices: expected a list")
+    found = {a.id: a for name in data if (a := parse_appliance(name)) is not None}
+    return list(found.values()) or None
+
+
+def parse_disaggregation(data: Any) -> dict[datetime, dict[str, float]]:
+    """Energy (kWh) per appliance id per quarter hour, by the quarter's start.
+
+    Entries that are not a quarter's energies are left out.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidResponseError("disaggregation: expected an object")
+    quarters: dict[datetime, dict[str, float]] = {}
+    for key, energies in data.items():
+        try:
+            moment = moment_of_ms(int(key))
+        except ValueError:
+            moment = None
+        if (
+            moment is None
+            or moment.timestamp() % 900
+            or not isinstance(energies, Mapping)
+        ):
+            _LOGGER.debug("Ignoring a disaggregation entry of the wrong shape")
+            continue
+        quarter = quarters.setdefault(moment, {})
+        for name, raw in energies.items():
+            appliance = parse_appliance(name)
+            value = finite(raw)
+            if appliance is not None and value is not None and value >= 0:
+                quarter[appliance.id] = quarter.get(appliance.id, 0.0) + value / _ENERGY
+    return quarters
+
+
+def whole_hours(
+    quarters: Mapping[datetime, Mapping[str, float]],
+) -> dict[datetime, dict[str, float]]:
+    """Energy (kWh) per appliance id per hour, of hours whose four quarters came."""
+    hours: dict[datetime, dict[str, float]] = {}
+    starts = {q.replace(minute=0, second=0, microsecond=0) for q in quarters}
+    for hour in sorted(starts):
+        parts = [quarters.get(hour + i * _QUARTER) for i in range(4)]
+        if any(part is None for part in parts):
+            continue
+        energy: dict[str, float] = {}
+        for part in parts:
+            for appliance_id, value in (part or {}).items():
+                energy[appliance_id] = energy.get(appliance_id, 0.0) + value
+        hours[hour] = energy
+    return hours
+
+
+def parse_activities(data: Any) -> list[ApplianceRun]:
+    """The runs /activities lists; entries of the wrong shape are left out."""
+    if not isinstance(data, list):
+        raise InvalidResponseError("activities: expected a list")
+    runs = []
+    for item in data:
+        if not isinstance(item, Mapping):
+            continue
+        appliance = parse_appliance(item.get("deviceName"))
+        start = moment_of_ms(item.get("beginTime"))
+        end = moment_of_ms(item.get("endTime"))
+        energy = finite(item.get("energy"))
+        activity = item.get("activityId")
+        if (
+            appliance is None
+            or start is None
+            or end is None
+            or end < start
+            or energy is None
+            or energy < 0
+            or not isinstance(activity, int | str)
+            or isinstance(activity, bool)
+            or not str(activity)
+        ):
+            _LOGGER.debug("Ignoring an activity of the wrong shape")
+            continue
+        runs.append(
+            ApplianceRun(appliance.id, start, end, energy / _ENERGY, str(activity))
+        )
+    return runs
