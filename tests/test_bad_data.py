@@ -190,7 +190,7 @@ async def test_readings_stamped_long_ago_rewrite_no_history(
         reading["timestamp"] = f"{year:04d}-01-01T00:00:00Z"
         await post_signed(hass, ready, push_body(ready, [reading], f"old-{year}"))
     assert await statistic_rows(hass, WATER_ID) == rows
-    task = ready_entry.runtime_data.statistics._task
+    task = ready_entry.runtime_data.statistics.job.task
     assert task is not None
     assert task.done()
     assert task.exception() is None

@@ -581,7 +581,7 @@ async def test_first_reading_without_totals_writes_nothing(
     entry = await add_inexogy_entry(hass, inexogy.url)
     assert await statistic_rows(hass, IMPORT_ID) == []
     # The import ran to its end: a failure would stay in the finished task.
-    task = entry.runtime_data.statistics._task
+    task = entry.runtime_data.statistics.job.task
     assert task is not None
     assert task.done()
     assert task.exception() is None

@@ -9,14 +9,10 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api.models import Alarm
 from .coordinator import SmartMeterCoordinator
-from .entity import LeakEntity, MeterEntity, meter_platform, water_meters
-from .runtime import SmartMeterConfigEntry
-from .statistics.watch import LeakWatch
+from .entity import LeakEntity, MeterEntity, meter_and_leak_platform
 
 PARALLEL_UPDATES = 0
 
@@ -72,33 +68,6 @@ LEAK_SENSORS: tuple[BinarySensorEntityDescription, ...] = (
 )
 
 
-def _new_leak_sensors(
-    watch: LeakWatch,
-) -> Callable[[SmartMeterCoordinator], Callable[[], list[LeakSuspected]]]:
-    """Leak suspicion for every water meter, new ones too."""
-
-    def finder(coordinator: SmartMeterCoordinator) -> Callable[[], list[LeakSuspected]]:
-        new_meters = water_meters(coordinator)
-        return lambda: [
-            LeakSuspected(coordinator, watch, meter_id, description)
-            for meter_id in new_meters()
-            for description in LEAK_SENSORS
-        ]
-
-    return finder
-
-
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: SmartMeterConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Each meter's alarms, and each water meter's leak suspicion."""
-    await meter_platform(_new_alarm_sensors)(hass, entry, async_add_entities)
-    leaks = _new_leak_sensors(entry.runtime_data.leaks)
-    await meter_platform(leaks)(hass, entry, async_add_entities)
-
-
 class AlarmSensor(MeterEntity, BinarySensorEntity):
     """On while the meter reports the alarm."""
 
@@ -139,3 +108,9 @@ class LeakSuspected(LeakEntity, BinarySensorEntity):
         if not verdict.suspected:
             return None
         return {"rule": verdict.rule, "since": verdict.since}
+
+
+# Each meter's alarms, and each water meter's leak suspicion.
+async_setup_entry = meter_and_leak_platform(
+    _new_alarm_sensors, LeakSuspected, LEAK_SENSORS
+)

@@ -235,18 +235,52 @@ class LeakEntity(MeterEntity):
         return self.watch.verdict(self.meter_id)
 
 
-def water_meters(coordinator: SmartMeterCoordinator) -> Callable[[], list[str]]:
-    """The water meters not answered yet: each gets its leak entities once."""
-    known: set[str] = set()
+def _new_leak_entities(
+    watch: LeakWatch,
+    entity: type[LeakEntity],
+    descriptions: Sequence[EntityDescription],
+) -> Callable[[SmartMeterCoordinator], Callable[[], list[LeakEntity]]]:
+    """The leak watch's entities of every water meter, new ones too, once each."""
 
-    def new_water_meters() -> list[str]:
-        known.intersection_update(coordinator.meters)
-        new = [
-            meter.id
-            for meter in coordinator.meters.values()
-            if meter.medium is Medium.WATER and meter.id not in known
-        ]
-        known.update(new)
-        return new
+    def finder(coordinator: SmartMeterCoordinator) -> Callable[[], list[LeakEntity]]:
+        known: set[str] = set()
 
-    return new_water_meters
+        def new_leak_entities() -> list[LeakEntity]:
+            known.intersection_update(coordinator.meters)
+            new = [
+                meter.id
+                for meter in coordinator.meters.values()
+                if meter.medium is Medium.WATER and meter.id not in known
+            ]
+            known.update(new)
+            return [
+                entity(coordinator, watch, meter_id, description)
+                for meter_id in new
+                for description in descriptions
+            ]
+
+        return new_leak_entities
+
+    return finder
+
+
+def meter_and_leak_platform(
+    finder: Callable[[SmartMeterCoordinator], Callable[[], Sequence[Entity]]],
+    leak_entity: type[LeakEntity],
+    leak_descriptions: Sequence[EntityDescription],
+) -> PlatformSetup:
+    """A platform's meter entities, and its leak entities of each water meter."""
+    meters = meter_platform(finder)
+
+    async def async_setup_entry(
+        hass: HomeAssistant,
+        entry: SmartMeterConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        await meters(hass, entry, async_add_entities)
+        leaks = _new_leak_entities(
+            entry.runtime_data.leaks, leak_entity, leak_descriptions
+        )
+        await meter_platform(leaks)(hass, entry, async_add_entities)
+
+    return async_setup_entry

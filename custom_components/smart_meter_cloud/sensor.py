@@ -16,18 +16,15 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory, UnitOfEnergy, UnitOfVolumeFlowRate
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import callback
 
 from .api.models import Appliance, Medium, Quantity, Reading
 from .coordinator import SmartMeterCoordinator
-from .entity import LeakEntity, MeterEntity, meter_platform, water_meters
+from .entity import LeakEntity, MeterEntity, meter_and_leak_platform
 from .ids import appliance_key
 from .leaks import Verdict
 from .quantities import QUANTITIES
-from .runtime import SmartMeterConfigEntry
 from .statistics.appliances import appliance_name
-from .statistics.watch import LeakWatch
 
 # Coordinator-driven: no per-entity polling to serialise.
 PARALLEL_UPDATES = 0
@@ -219,33 +216,6 @@ LEAK_SENSORS: tuple[LeakSensorDescription, ...] = (
 )
 
 
-def _new_leak_sensors(
-    watch: LeakWatch,
-) -> Callable[[SmartMeterCoordinator], Callable[[], list[LeakSensor]]]:
-    """The leak watch's sensors of every water meter, new ones too."""
-
-    def finder(coordinator: SmartMeterCoordinator) -> Callable[[], list[LeakSensor]]:
-        new_meters = water_meters(coordinator)
-        return lambda: [
-            LeakSensor(coordinator, watch, meter_id, description)
-            for meter_id in new_meters()
-            for description in LEAK_SENSORS
-        ]
-
-    return finder
-
-
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: SmartMeterConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Each meter's values, and each water meter's night minimum."""
-    await meter_platform(_new_sensors)(hass, entry, async_add_entities)
-    leaks = _new_leak_sensors(entry.runtime_data.leaks)
-    await meter_platform(leaks)(hass, entry, async_add_entities)
-
-
 class MeterSensor(MeterEntity, SensorEntity):
     """One value of one meter."""
 
@@ -315,3 +285,7 @@ class ApplianceSensor(MeterEntity, SensorEntity):
         if shown != self._shown:
             self._shown = shown
             self.async_write_ha_state()
+
+
+# Each meter's values, and each water meter's night minimum.
+async_setup_entry = meter_and_leak_platform(_new_sensors, LeakSensor, LEAK_SENSORS)

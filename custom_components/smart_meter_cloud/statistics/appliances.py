@@ -42,6 +42,7 @@ from ..coordinator import MeterAppliances, SmartMeterCoordinator
 from ..ids import appliance_statistic_id, device_identifier, store_key
 from ..quantities import statistic_unit
 from . import recorder
+from .background import BackgroundJob
 from .importer import CHUNK, MAX_HISTORY_WAIT, MeterStatistics
 from .rows import HOUR, Anchor, floor_hour
 
@@ -118,10 +119,11 @@ class ApplianceStatistics:
         self._due: dict[str, tuple[datetime, frozenset[str]]] = {}
         # Per meter: the runs logged lately, activity id -> end.
         self._logged: dict[str, dict[str, str]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self.job = BackgroundJob(
+            hass, entry, "smart_meter_cloud appliances", self._async_run
+        )
         self._lock = asyncio.Lock()
         self._started = False
-        self._again = False
 
     async def async_load(self) -> None:
         """Read which runs were logged; load the appliances' names."""
@@ -149,13 +151,7 @@ class ApplianceStatistics:
         """Run in the background; never two runs at once."""
         if not self._started or not self.coordinator.appliances:
             return
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        first = self._task is None
-        self._task = self.entry.async_create_background_task(
-            self.hass, self._async_run(first), "smart_meter_cloud appliances"
-        )
+        self.job.async_schedule()
 
     @callback
     def _async_midnight(self, now: datetime) -> None:
@@ -168,12 +164,8 @@ class ApplianceStatistics:
         if first:
             # Hours an earlier setup queued must be readable before the anchors.
             await recorder.async_written(self.hass)
-        while True:
-            self._again = False
-            for meter_id in list(self.coordinator.appliances):
-                await self._async_update_meter(meter_id)
-            if not self._again:
-                return
+        for meter_id in list(self.coordinator.appliances):
+            await self._async_update_meter(meter_id)
 
     async def _async_update_meter(self, meter_id: str) -> None:
         """Once an hour, or when the appliances changed: energy, today, runs."""

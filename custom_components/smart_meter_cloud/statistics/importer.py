@@ -33,6 +33,7 @@ from ..ids import (
 )
 from ..quantities import TARIFFS, is_consumption, most_per_hour, statistic_unit
 from . import recorder
+from .background import BackgroundJob
 from .costs import PriceAt, PriceHistory, cost_rows
 from .prices import async_entity_prices
 from .rows import (
@@ -108,9 +109,10 @@ class MeterStatistics:
         self._store = progress_store(hass, entry)
         self._anchors: dict[str, Anchor | None] = {}
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self.job = BackgroundJob(
+            hass, entry, "smart_meter_cloud statistics", self._async_run
+        )
         self._started = False
-        self._again = False
         # Each tariff's price entity (its id) or fixed price (True: see the
         # price history), and the fixed prices' history.
         self._prices: dict[str, str | bool] = {}
@@ -204,29 +206,19 @@ class MeterStatistics:
         """Import in the background after an update; never two runs at once."""
         if not self._started:
             return
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        first = self._task is None
-        self._task = self.entry.async_create_background_task(
-            self.hass, self._async_run(first), "smart_meter_cloud statistics"
-        )
+        self.job.async_schedule()
 
     async def _async_run(self, first: bool) -> None:
         if first:
             # Hours an earlier setup of the entry queued (before a reload)
             # must be readable before the first anchor is read.
             await recorder.async_written(self.hass)
-        while True:
-            self._again = False
-            if self._extend_to is not None and self.coordinator.last_update_success:
-                await self._async_extend(self._extend_to)
-            received, self._received = self._received, []
-            await self.async_update(received)
-            async with self._lock:
-                await self._async_write_costs()
-            if not self._again:
-                return
+        if self._extend_to is not None and self.coordinator.last_update_success:
+            await self._async_extend(self._extend_to)
+        received, self._received = self._received, []
+        await self.async_update(received)
+        async with self._lock:
+            await self._async_write_costs()
 
     async def _async_extend(self, reached: datetime) -> None:
         """Import the history before what was imported, back to the option's start.
