@@ -57,6 +57,7 @@ from syrupy.assertion import SnapshotAssertion
 # `custom_components` package does not shadow ours.
 import custom_components.smart_meter_cloud  # noqa: F401
 from custom_components.smart_meter_cloud import entry as entry_setup
+from custom_components.smart_meter_cloud.api.inexogy import InexogyClient
 from custom_components.smart_meter_cloud.const import DOMAIN
 from custom_components.smart_meter_cloud.diagnostics import (
     async_get_config_entry_diagnostics,
@@ -445,6 +446,15 @@ async def inexogy(
     yield Inexogy(sim, url)
     await _unload_all(hass, secret_watch)
     await sim.stop()
+
+
+@pytest.fixture
+async def inexogy_client(inexogy: Inexogy) -> AsyncIterator[InexogyClient]:
+    """Our inexogy client, signed in to the simulator's demo account."""
+    async with ClientSession() as session:
+        client = InexogyClient(session, base_url=inexogy.url)
+        await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
+        yield client
 
 
 @pytest.fixture

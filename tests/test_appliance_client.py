@@ -1,9 +1,7 @@
 """The inexogy client's appliances (disaggregation) against the simulator."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 import pytest
 
 from custom_components.smart_meter_cloud.api.errors import (
@@ -29,8 +27,6 @@ from custom_components.smart_meter_cloud.api.models import (
 from custom_components.smart_meter_cloud.api.ready import ReadyClient
 from tests.simulator.inexogy import (
     ALIAS_METER_ID,
-    DEMO_EMAIL,
-    DEMO_PASSWORD,
     ELECTRICITY_METER_ID,
     Fault,
     InexogySimulator,
@@ -47,11 +43,8 @@ ALIAS = Meter(ALIAS_METER_ID, Medium.ELECTRICITY, "", None, "", active=True)
 
 
 @pytest.fixture
-async def client(inexogy: Inexogy) -> AsyncIterator[InexogyClient]:
-    async with aiohttp.ClientSession() as session:
-        client = InexogyClient(session, base_url=inexogy.url)
-        await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
-        yield client
+def client(inexogy_client: InexogyClient) -> InexogyClient:
+    return inexogy_client
 
 
 def test_only_the_inexogy_client_offers_appliances() -> None:

@@ -1,6 +1,5 @@
 """The HA-free inexogy client against the simulator, and its pure parts."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 import logging
 from urllib.parse import urlencode
@@ -64,11 +63,8 @@ async def _assert_only_gas_fails(client: InexogyClient, error: type[Exception]) 
 
 
 @pytest.fixture
-async def client(inexogy: Inexogy) -> AsyncIterator[InexogyClient]:
-    async with aiohttp.ClientSession() as session:
-        client = InexogyClient(session, base_url=inexogy.url)
-        await client.authorize(DEMO_EMAIL, DEMO_PASSWORD)
-        yield client
+def client(inexogy_client: InexogyClient) -> InexogyClient:
+    return inexogy_client
 
 
 @pytest.mark.freeze_time(NOW)
