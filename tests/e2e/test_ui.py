@@ -4,11 +4,12 @@ The tests run in order on one Home Assistant: (a) adds the inexogy account,
 (b) the READY tenant, (c) watches a READY push on screen, (d) picks the
 imported statistics in the energy settings and (e) makes an automation on the
 leak alarm and sees it run, (f) sets a price for the inexogy account and
-sees the costs in the energy dashboard.
+sees the costs in the energy dashboard, (g) picks the appliances of inexogy's
+disaggregation as individual devices and finds them in the energy dashboard.
 """
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time as dt_time, timedelta
 import json
 import math
 import re
@@ -21,6 +22,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import SLOW_TIMEOUT_MS, TIMEOUT_MS, Stack
 from tests.simulator import inexogy as inexogy_sim, ready as ready_sim
+from tests.simulator.inexogy.appliances import QUARTER_MS
 
 Shot = Callable[..., None]
 
@@ -95,6 +97,29 @@ def tall_shot(page: Page, shot: Shot, name: str, height: int) -> None:
         page.set_viewport_size(size)
 
 
+def cards_shot(page: Page, shot: Shot, name: str, cards: Locator, height: int) -> None:
+    """A screenshot of these cards alone, in a window tall enough for all."""
+    size = page.viewport_size
+    assert size is not None
+    page.set_viewport_size({"width": size["width"], "height": height})
+    try:
+        count = cards.count()
+        boxes = [box for i in range(count) if (box := cards.nth(i).bounding_box())]
+        assert count, f"no {cards}"
+        assert len(boxes) == count, f"not all {cards} are shown"
+        margin = 8
+        left = min(box["x"] for box in boxes) - margin
+        top = min(box["y"] for box in boxes) - margin
+        right = max(box["x"] + box["width"] for box in boxes) + margin
+        bottom = max(box["y"] + box["height"] for box in boxes) + margin
+        shot(
+            name,
+            clip={"x": left, "y": top, "width": right - left, "height": bottom - top},
+        )
+    finally:
+        page.set_viewport_size(size)
+
+
 def hass_state(page: Page, entity_id: str) -> tuple[str, str]:
     """The entity's state and how the frontend formats it."""
     result = page.evaluate(
@@ -160,6 +185,11 @@ def one_of(texts: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(text) for text in texts))
 
 
+def one_of_patterns(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
+    """Match any of these patterns."""
+    return re.compile("|".join(f"(?:{pattern.pattern})" for pattern in patterns))
+
+
 def with_unit(numbers: Iterable[str], unit: str) -> re.Pattern[str]:
     """Match any of these numbers followed by the unit.
 
@@ -190,10 +220,16 @@ def energy_prefs(page: Page) -> str:
     )
 
 
-def pick_statistic(page: Page, picker: Locator, option: str) -> Locator:
-    """Open a statistic picker and search it for this integration's statistics."""
+def pick_statistic(
+    page: Page, picker: Locator, option: str, search: str = "smart_meter_cloud"
+) -> Locator:
+    """Open a statistic picker and search it for this integration's statistics.
+
+    Its list is virtualized: a long one shows the option only if the search
+    narrows it down.
+    """
     picker.click()
-    page.get_by_placeholder("Search", exact=True).fill("smart_meter_cloud")
+    page.get_by_placeholder("Search", exact=True).fill(search)
     item = page.get_by_text(option, exact=True)
     expect(item).to_be_visible()
     return item
@@ -375,7 +411,8 @@ def test_e_automation_on_leak(page: Page, stack: Stack, shot: Shot) -> None:
     page.goto(f"{stack.ha_url}/config/automation/edit/new")
     page.get_by_role("button", name="Add trigger").click()
     page.get_by_placeholder("Search").fill("Water meter 4567 Leak")
-    page.get_by_text("Water meter 4567", exact=True).click()
+    # The leak sensor, not "Leak suspected" of the same meter.
+    page.get_by_text("Leak", exact=True).click()
     # Offered for the leak sensor, a moisture sensor: "when it turns on".
     page.get_by_text("Moisture detected").click()
     page.get_by_role("button", name="Add action").click()
@@ -545,3 +582,117 @@ def test_f_energy_costs(page: Page, stack: Stack, shot: Shot) -> None:
     # it is gone, for the screenshot.
     expect(page.locator("#ha-launch-screen")).to_have_count(0)
     shot("energy-costs")
+
+
+# ---- (g) appliances among the individual devices ---------------------------------
+BERLIN = ZoneInfo("Europe/Berlin")  # Home Assistant's time zone
+DAY = timedelta(days=1)
+
+
+def appliance_name(appliance: inexogy_sim.SimAppliance) -> str:
+    """Its statistic's name: the meter's, its kind in English and its number."""
+    kind = appliance.kind.replace("_", " ").capitalize()
+    return f"Electricity meter 3456 {kind} {appliance.number}"
+
+
+def day_kwh(appliance: inexogy_sim.SimAppliance, day: date) -> float:
+    """Its energy on this day (Home Assistant's, Berlin) in the simulator."""
+    start, end = (datetime.combine(d, dt_time(), BERLIN) for d in (day, day + DAY))
+    # Its quarters from the start of the day to the start of the next.
+    first, last = (int(t.timestamp()) * 1000 // QUARTER_MS for t in (start, end))
+    return sum(appliance.energy(q) for q in range(first, last)) / 1e10
+
+
+def day_text(day: date) -> re.Pattern[str]:
+    """How the energy dashboard's period selector shows a day: Nov 30."""
+    return re.compile(rf"\b{day:%b} {day.day}\b")
+
+
+def day_shown(page: Page) -> date:
+    """The day the energy dashboard shows at first: today or yesterday.
+
+    Home Assistant shows yesterday in the first hour of a day.
+    """
+    today = datetime.now(BERLIN).date()
+    selector = page.locator("hui-energy-period-selector")
+    days = (today, today - DAY)
+    expect(selector).to_contain_text(one_of_patterns(day_text(day) for day in days))
+    return next(day for day in days if selector.get_by_text(day_text(day)).count())
+
+
+def add_individual_device(page: Page, name: str, statistic_id: str) -> None:
+    """Add a device in the energy settings, tracking this statistic."""
+    devices = page.locator("ha-energy-device-settings")
+    devices.get_by_role("button", name="Add device").click()
+    dialog = page.locator("dialog-energy-device-settings")
+    picker = dialog.locator("ha-statistic-picker").filter(
+        has_text="Device energy consumption"
+    )
+    # Searched by its ID: the list holds every energy statistic of ours.
+    item = pick_statistic(page, picker, name, search=statistic_id)
+    item.click()
+    expect(picker.get_by_text(name, exact=True)).to_be_visible()
+    expect(page.get_by_placeholder("Search", exact=True)).to_be_hidden()
+    # The upstream device could only be another individual device, not the
+    # grid: none.
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(devices.get_by_text(name, exact=True)).to_be_visible()
+    wait_for_dialog_history(page)
+
+
+def test_g_individual_devices(page: Page, stack: Stack, shot: Shot) -> None:
+    """The appliances of inexogy's disaggregation as individual devices."""
+    meter = inexogy_sim.ELECTRICITY_METER_ID
+    appliances = inexogy_sim.demo_appliances()
+    page.goto(f"{stack.ha_url}/config/energy")
+    expect(
+        page.locator("ha-energy-device-settings").get_by_text(
+            "Individual electrical devices", exact=True
+        )
+    ).to_be_visible()
+    statistic_ids = []
+    for appliance in appliances:
+        statistic_id = (
+            f"smart_meter_cloud:inexogy_{meter}_appliance_"
+            f"{appliance.kind.lower()}_{appliance.number}"
+        )
+        add_individual_device(page, appliance_name(appliance), statistic_id)
+        statistic_ids.append(statistic_id)
+    prefs = energy_prefs(page)
+    for statistic_id in statistic_ids:
+        assert f'"{statistic_id}"' in prefs
+    shot("energy-devices-settings")
+
+    # The energy dashboard's Electricity view, the day before the one it
+    # shows at first: a whole day of every appliance. Charts drawn at once.
+    page.emulate_media(reduced_motion="reduce")
+    page.goto(f"{stack.ha_url}/energy/electricity")
+    selector = page.locator("hui-energy-period-selector")
+    day = day_shown(page) - DAY
+    selector.get_by_role("button", name="Previous").click()
+    expect(selector).to_contain_text(day_text(day))
+    # The chart's legend is drawn in HTML: each appliance's name, and from
+    # 2026.11 on its energy of the day too. 2026.11 folds away what does not
+    # fit in a few rows: found by its title, not by what shows.
+    version = page.evaluate(
+        """() => document.querySelector("home-assistant").hass.config.version"""
+    )
+    with_energy = tuple(int(part) for part in version.split(".")[:2]) >= (2026, 11)
+    legend = page.locator("hui-energy-devices-detail-graph-card li")
+    for appliance in appliances:
+        item = legend.filter(
+            has=page.locator(f'button[title="{appliance_name(appliance)}"]')
+        )
+        expect(item).to_have_count(1)
+        if with_energy:
+            kwh = day_kwh(appliance, day)
+            expect(item).to_contain_text(with_unit([f"{kwh:.2f}", f"{kwh:g}"], "kWh"))
+    # The other card draws its names on a canvas; it is there.
+    graph = page.locator("hui-energy-devices-graph-card")
+    expect(graph.get_by_text("Individual devices", exact=True)).to_be_visible()
+    expect(page.locator("#ha-launch-screen")).to_have_count(0)
+    cards = page.locator(
+        "hui-energy-devices-detail-graph-card, hui-energy-devices-graph-card"
+    )
+    cards_shot(page, shot, "energy-individual-devices", cards, 2000)
