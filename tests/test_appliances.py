@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.logbook.helpers import async_determine_event_types
 from homeassistant.components.logbook.processor import EventProcessor
 from homeassistant.components.recorder.statistics import (
     list_statistic_ids,
@@ -32,7 +33,6 @@ from pytest_homeassistant_custom_component.typing import (
 from custom_components.smart_meter_cloud.const import DOMAIN
 from custom_components.smart_meter_cloud.ids import device_identifier
 from custom_components.smart_meter_cloud.statistics.appliances import (
-    EVENT_APPLIANCE_RUN,
     FIRST_RUNS,
 )
 from tests.simulator.inexogy import (
@@ -403,10 +403,17 @@ async def test_appliances_speak_home_assistants_language(
 
 
 async def logbook(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:
-    """The logbook's entries of a device over the last two days."""
+    """The logbook's entries of a device over the last two days.
+
+    Asked as the device page asks: for the event types the logbook finds
+    for the device itself, not ours named.
+    """
     await async_wait_recording_done(hass)
     processor = EventProcessor(
-        hass, (EVENT_APPLIANCE_RUN,), device_ids=[device_id], timestamp=True
+        hass,
+        tuple(async_determine_event_types(hass, None, [device_id])),
+        device_ids=[device_id],
+        timestamp=True,
     )
     now = dt_util.utcnow()
     return await get_instance(hass).async_add_executor_job(

@@ -5,7 +5,8 @@ The tests run in order on one Home Assistant: (a) adds the inexogy account,
 imported statistics in the energy settings and (e) makes an automation on the
 leak alarm and sees it run, (f) sets a price for the inexogy account and
 sees the costs in the energy dashboard, (g) picks the appliances of inexogy's
-disaggregation as individual devices and finds them in the energy dashboard.
+disaggregation as individual devices and finds them in the energy dashboard,
+(h) finds the appliances' runs in the meter's activity.
 """
 
 from collections.abc import Callable, Iterable
@@ -696,3 +697,16 @@ def test_g_individual_devices(page: Page, stack: Stack, shot: Shot) -> None:
         "hui-energy-devices-detail-graph-card, hui-energy-devices-graph-card"
     )
     cards_shot(page, shot, "energy-individual-devices", cards, 2000)
+
+
+# ---- (h) appliance runs on the meter's device ----------------------------------
+def test_h_appliance_runs_in_the_activity(page: Page, stack: Stack, shot: Shot) -> None:
+    """The appliances' runs of the last day show on their meter's device page."""
+    open_device(page, stack, "Electricity meter 3456")
+    activity = page.locator("ha-logbook")
+    # "Heat pump 1 ran 6 h, 0.60 kWh": each run at the time it ended.
+    expect(activity.get_by_text("Heat pump 1", exact=True).first).to_be_visible(
+        timeout=SLOW_TIMEOUT_MS
+    )
+    expect(activity).to_contain_text(re.compile(r"ran (\d+ h|\d+ min)"))
+    shot("inexogy-device-activity")
