@@ -173,6 +173,23 @@ async def test_the_import_action_takes_appliances_along(
     await assert_hours(hass, inexogy.sim, NOW + H, first=FIRST - 24 * H)
 
 
+async def test_more_history_in_the_options_takes_appliances_along(
+    hass: HomeAssistant,
+    inexogy: Inexogy,
+    inexogy_entry: ConfigEntry,
+    frozen: FrozenDateTimeFactory,
+) -> None:
+    # Three days instead of one: the meter's history and its appliances'.
+    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 30, "history_days": 3}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await assert_hours(hass, inexogy.sim, NOW, first=NOW - 72 * H)
+    await poll(hass, frozen, 3600)
+    await assert_hours(hass, inexogy.sim, NOW + H, first=NOW - 72 * H)
+
+
 @pytest.mark.parametrize(
     ("delay", "to_exclusive"),
     [(0.0, True), (0.5, False), (3.0, False), (3.0, True)],

@@ -42,6 +42,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartMeterConfigEntry) -
     # Every reading from the first poll on, pushes too, reaches the statistics.
     for listener in (statistics.async_take_readings, appliances.async_take_readings):
         entry.async_on_unload(coordinator.async_add_readings_listener(listener))
+    # A range imported again (the action, more history) takes them along.
+    entry.async_on_unload(statistics.async_add_range_listener(appliances.async_import))
     # Every hour written, late ones and corrections too, is judged for leaks.
     leaks = LeakWatch(
         hass, provider.ID, LeakSettings.from_options(entry.options.get(CONF_LEAK))

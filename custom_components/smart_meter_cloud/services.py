@@ -51,8 +51,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         runtime = entry.runtime_data
         try:
             for meter in list(runtime.coordinator.meters.values()):
-                await runtime.statistics.async_import(meter, start, end)
-                await runtime.appliances.async_import(meter, start, end)
+                await runtime.statistics.async_import_range(meter, start, end)
         except AuthError as err:
             entry.async_start_reauth(hass)
             raise HomeAssistantError(

@@ -7,7 +7,7 @@ scheduling around it: what to ask the cloud for, when, and what to write.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
@@ -67,6 +67,9 @@ DEFAULT_BACKFILL: Final = timedelta(days=30)
 # Told every register's hourly rows as they are queued for the recorder,
 # rewritten ones (corrections, moved sums) too.
 type RowsListener = Callable[[Meter, Quantity, Sequence[StatisticData]], None]
+# Told each range of a meter's history imported again (the action, or the
+# history reaching further back), to import what else it keeps of that range.
+type RangeListener = Callable[[Meter, datetime, datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +132,27 @@ class MeterStatistics:
         self.history_start: datetime | None = None
         self._extend_to: datetime | None = None
         self._rows_listeners: list[RowsListener] = []
+        self._range_listeners: list[RangeListener] = []
 
     @callback
     def async_add_rows_listener(self, listener: RowsListener) -> CALLBACK_TYPE:
         """Hand the hourly rows written from now on to a listener."""
         self._rows_listeners.append(listener)
         return lambda: self._rows_listeners.remove(listener)
+
+    @callback
+    def async_add_range_listener(self, listener: RangeListener) -> CALLBACK_TYPE:
+        """Have a listener import each range imported again, after the meter's."""
+        self._range_listeners.append(listener)
+        return lambda: self._range_listeners.remove(listener)
+
+    async def async_import_range(
+        self, meter: Meter, start: datetime, end: datetime
+    ) -> None:
+        """Import a range of a meter's history again, and what else is kept of it."""
+        await self.async_import(meter, start, end)
+        for listener in list(self._range_listeners):
+            await listener(meter, start, end)
 
     async def async_load(self) -> None:
         """Read how far back the history was imported, and the prices' history."""
@@ -231,7 +249,7 @@ class MeterStatistics:
             start = max(self._since, reached + 2 * HOUR - CHUNK)
             try:
                 for meter in list(self.coordinator.meters.values()):
-                    await self.async_import(meter, start, reached + HOUR)
+                    await self.async_import_range(meter, start, reached + HOUR)
             except SmartMeterCloudError as err:
                 _LOGGER.debug("Earlier history not available now: %s", err)
                 return
