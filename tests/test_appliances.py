@@ -302,24 +302,30 @@ async def test_appliances_come_and_go_without_a_reload(
     await poll(hass, frozen, 3600)
     assert inexogy_entry.runtime_data is runtime  # no reload
     assert state(hass, SENSOR.format("oven_1")) == str(produced(sim, "oven_1", NOW))
+    # Missing from one listing, or two: the dishwasher stays, as a meter would.
+    for _ in range(2):
+        assert hass.states.get(SENSOR.format("dishwasher_1")) is not None
+        await poll(hass, frozen, 3600)
+    # Missing from three listings over two hours: it goes.
     assert hass.states.get(SENSOR.format("dishwasher_1")) is None
     assert entity_registry.async_get(SENSOR.format("dishwasher_1")) is None
     # The oven's history from the entry's; the dishwasher's hours stay.
-    await assert_hours(hass, sim, NOW + H, ("oven_1", "heat_pump_1"))
-    assert len(await statistic_rows(hass, statistic_id("dishwasher_1"))) == 24
+    await assert_hours(hass, sim, NOW + 3 * H, ("oven_1", "heat_pump_1"))
+    assert len(await statistic_rows(hass, statistic_id("dishwasher_1"))) == 24 + 2
     # Back again: its sensor too, and its hours carry on.
     sim.appliances[ELECTRICITY_METER_ID].append(
         SimAppliance("DISHWASHER", "Spülmaschine", 1, 200_000_000, 96, 76, 4)
     )
     await poll(hass, frozen, 3600)
     assert hass.states.get(SENSOR.format("dishwasher_1")) is not None
-    await assert_hours(hass, sim, NOW + 2 * H, ("dishwasher_1",))
+    await assert_hours(hass, sim, NOW + 4 * H, ("dishwasher_1",))
 
 
-async def test_an_appliance_gone_while_unloaded_goes_at_setup(
+async def test_an_appliance_gone_while_unloaded_goes_too(
     hass: HomeAssistant,
     inexogy: Inexogy,
     inexogy_entry: ConfigEntry,
+    frozen: FrozenDateTimeFactory,
     entity_registry: er.EntityRegistry,
 ) -> None:
     sim = inexogy.sim
@@ -329,6 +335,10 @@ async def test_an_appliance_gone_while_unloaded_goes_at_setup(
     ]
     assert await hass.config_entries.async_setup(inexogy_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
+    # Known from the registry, missing from the listings like any other.
+    for _ in range(2):
+        assert entity_registry.async_get(SENSOR.format("washing_machine_1"))
+        await poll(hass, frozen, 3600)
     assert entity_registry.async_get(SENSOR.format("washing_machine_1")) is None
     assert hass.states.get(SENSOR.format("washing_machine_1")) is None
     assert hass.states.get(SENSOR.format("dishwasher_1")) is not None

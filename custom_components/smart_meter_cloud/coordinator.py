@@ -170,6 +170,9 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         # said have none, and when it said so.
         self.appliances: dict[str, MeterAppliances] = {}
         self._without_appliances: dict[str, datetime] = {}
+        # Appliances missing from their meter's latest listings: since when,
+        # how many times.
+        self._appliances_missing: dict[tuple[str, str], tuple[datetime, int]] = {}
 
     @override
     async def _async_setup(self) -> None:
@@ -231,7 +234,7 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
 
         A meter without is asked again a day later; one whose listing failed
         keeps what it had. An appliance no longer listed goes with its
-        entities; its statistic stays.
+        entities once it stayed missing; its statistic stays.
         """
         if not isinstance(self.client, ApplianceClient):
             return
@@ -249,42 +252,63 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
                 _LOGGER.debug("Cannot list the appliances of %s now: %s", meter.id, err)
                 continue
             had = self.appliances.pop(meter.id, None)
-            if found is None:
+            listed = self._follow_appliances(
+                meter.id,
+                {appliance.id: appliance for appliance in found or ()},
+                had.appliances if had else {},
+                now,
+            )
+            if found is None and not listed:
                 # A meter that had appliances is asked again at the next
                 # listing: one odd answer does not hide them for a day.
                 if had is None:
                     self._without_appliances[meter.id] = now
             else:
                 self._without_appliances.pop(meter.id, None)
-                listed = {appliance.id: appliance for appliance in found}
                 today = had.today if had else {}
                 self.appliances[meter.id] = MeterAppliances(
                     listed, {k: v for k, v in today.items() if k in listed}
                 )
-            self._remove_appliances(meter.id, {a.id for a in found or ()})
 
-    def _remove_appliances(self, meter_id: str, listed: set[str]) -> None:
-        """Remove the entities of a meter's appliances the cloud no longer lists.
+    def _follow_appliances(
+        self,
+        meter_id: str,
+        found: dict[str, Appliance],
+        had: dict[str, Appliance],
+        now: datetime,
+    ) -> dict[str, Appliance]:
+        """A meter's appliances: those listed, and those missing only lately.
 
-        From the registry: also those that went while Home Assistant was
-        not running.
+        One missing from the cloud's list goes, with its entity, once it
+        stayed missing as long as a meter must (one odd answer costs no one
+        their entity's name and area); so does one that went while Home
+        Assistant was not running, known from the registry.
         """
         registry = er.async_get(self.hass)
         prefix = entity_unique_id(self.provider, meter_id, appliance_key(""))
-        keep = {
-            entity_unique_id(self.provider, meter_id, appliance_key(appliance_id))
-            for appliance_id in listed
+        entities = {
+            entity.unique_id.removeprefix(prefix): entity.entity_id
+            for entity in er.async_entries_for_config_entry(
+                registry, self.config_entry.entry_id
+            )
+            if entity.unique_id.startswith(prefix)
         }
-        for entity in er.async_entries_for_config_entry(
-            registry, self.config_entry.entry_id
-        ):
-            if entity.unique_id.startswith(prefix) and entity.unique_id not in keep:
-                _LOGGER.info(
-                    "Appliance %s of meter %s is gone",
-                    entity.unique_id.removeprefix(prefix),
-                    meter_id,
-                )
-                registry.async_remove(entity.entity_id)
+        kept = dict(found)
+        for appliance_id in found:
+            self._appliances_missing.pop((meter_id, appliance_id), None)
+        for appliance_id in (entities.keys() | had.keys()) - found.keys():
+            key = (meter_id, appliance_id)
+            since, times = self._appliances_missing.get(key, (now, 0))
+            if times + 1 >= GONE_AFTER_LISTINGS and now - since >= GONE_AFTER:
+                self._appliances_missing.pop(key, None)
+                _LOGGER.info("Appliance %s of meter %s is gone", appliance_id, meter_id)
+                if entity_id := entities.get(appliance_id):
+                    registry.async_remove(entity_id)
+                continue
+            self._appliances_missing[key] = (since, times + 1)
+            if appliance_id in had:
+                kept[appliance_id] = had[appliance_id]
+        return kept
 
     def _gone(self, meter_id: str, now: datetime) -> bool:
         """Whether a meter has been missing from the list long enough to go."""
