@@ -39,6 +39,7 @@ from .const import (
     MAX_SCAN_INTERVAL,
     MIN_HISTORY_DAYS,
     MIN_SCAN_INTERVAL,
+    PRICE_ENTITY_SUFFIX,
 )
 from .leaks import (
     CONF_HOURS,
@@ -352,7 +353,7 @@ class OptionsFlowHandler(OptionsFlowWithReload):
     def _price_errors(self, prices: Mapping[str, Any]) -> dict[str, str]:
         """A tariff has one price, and a price entity's unit fits it."""
         for key, value in prices.items():
-            tariff = key.removesuffix(ENTITY_SUFFIX)
+            tariff = key.removesuffix(PRICE_ENTITY_SUFFIX)
             if key == tariff or not value:
                 continue
             if prices.get(tariff) is not None:
@@ -422,10 +423,6 @@ def _active_meters(entry: SmartMeterConfigEntry) -> dict[str, Meter]:
     return {} if runtime is None else runtime.coordinator.available_meters
 
 
-# A tariff's fixed price is its own field; a price entity is this field.
-ENTITY_SUFFIX = "_entity"
-
-
 def _prices_section(tariffs: list[str], currency: str) -> section:
     """Per tariff of the account, a fixed price or a price entity; folded away."""
     fields: dict[Any, Any] = {}
@@ -438,7 +435,7 @@ def _prices_section(tariffs: list[str], currency: str) -> section:
                 mode=NumberSelectorMode.BOX,
             )
         )
-        fields[vol.Optional(f"{tariff}{ENTITY_SUFFIX}")] = EntitySelector(
+        fields[vol.Optional(f"{tariff}{PRICE_ENTITY_SUFFIX}")] = EntitySelector(
             EntitySelectorConfig(domain="sensor")
         )
     return section(vol.Schema(fields), {"collapsed": True})

@@ -24,5 +24,6 @@ MIN_SCAN_INTERVAL: Final = timedelta(seconds=10)
 MAX_SCAN_INTERVAL: Final = timedelta(hours=24)
 
 # The prices option: per tariff (quantities.TARIFFS) a fixed price under its
-# name, or a price entity under its name and "_entity".
+# name, or a price entity under its name and PRICE_ENTITY_SUFFIX.
 CONF_PRICES: Final = "prices"
+PRICE_ENTITY_SUFFIX: Final = "_entity"

@@ -23,7 +23,7 @@ from homeassistant.util import dt as dt_util
 
 from ..api.errors import SmartMeterCloudError
 from ..api.models import Meter, Quantity, Reading
-from ..const import CONF_PRICES, DOMAIN
+from ..const import CONF_PRICES, DOMAIN, PRICE_ENTITY_SUFFIX
 from ..coordinator import SmartMeterCoordinator
 from ..ids import (
     cost_statistic_id,
@@ -179,7 +179,7 @@ class MeterStatistics:
             history[tariff] = history.get(tariff, PriceHistory()).set(
                 now, None if fixed is None else float(fixed)
             )
-            if entity_id := options.get(f"{tariff}_entity"):
+            if entity_id := options.get(f"{tariff}{PRICE_ENTITY_SUFFIX}"):
                 self._prices[tariff] = str(entity_id)
             elif fixed is not None or any(
                 p is not None for _, p in history[tariff].changes
