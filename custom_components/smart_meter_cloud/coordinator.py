@@ -55,6 +55,12 @@ NO_APPLIANCES_RECHECK: Final = timedelta(days=1)
 type ReadingsListener = Callable[[Sequence[tuple[str, Reading]]], None]
 
 
+def missing_long_enough(missing: tuple[datetime, int], now: datetime) -> bool:
+    """Whether what was missing (since when, from how many listings) is gone."""
+    since, times = missing
+    return times >= GONE_AFTER_LISTINGS and now - since >= GONE_AFTER
+
+
 @dataclass(frozen=True, slots=True)
 class MeterData:
     """The latest good reading of each meter, and why a meter has none now."""
@@ -299,7 +305,7 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
         for appliance_id in (entities.keys() | had.keys()) - found.keys():
             key = (meter_id, appliance_id)
             since, times = self._appliances_missing.get(key, (now, 0))
-            if times + 1 >= GONE_AFTER_LISTINGS and now - since >= GONE_AFTER:
+            if missing_long_enough((since, times + 1), now):
                 self._appliances_missing.pop(key, None)
                 _LOGGER.info("Appliance %s of meter %s is gone", appliance_id, meter_id)
                 if entity_id := entities.get(appliance_id):
@@ -312,8 +318,7 @@ class SmartMeterCoordinator(DataUpdateCoordinator[MeterData]):
 
     def _gone(self, meter_id: str, now: datetime) -> bool:
         """Whether a meter has been missing from the list long enough to go."""
-        since, times = self._missing.get(meter_id, (now, 0))
-        return times >= GONE_AFTER_LISTINGS and now - since >= GONE_AFTER
+        return missing_long_enough(self._missing.get(meter_id, (now, 0)), now)
 
     async def _async_list_meters_again(self) -> list[str]:
         """Follow the account's meters, say what changed; return those joined."""
