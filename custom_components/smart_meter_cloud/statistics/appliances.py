@@ -257,7 +257,7 @@ class ApplianceStatistics:
         label = appliance_name(
             self.hass, appliance.kind, appliance.number, appliance.name
         )
-        name = f"{self._meter_name(meter)} {label}"
+        name = f"{self.statistics.device_name(meter)} {label}"
         unit = statistic_unit(Quantity.ENERGY_IMPORT)
         recorder.write(self.hass, key, name, unit, rows)
 
@@ -336,14 +336,6 @@ class ApplianceStatistics:
             device_identifier(self.coordinator.provider, meter.id),
             self.entry.entry_id,
         )
-
-    def _meter_name(self, meter: Meter) -> str:
-        """The meter's device name, as its statistics are named."""
-        device = self._device(meter)
-        if device is not None and (name := device.name_by_user or device.name):
-            return name
-        tail = (meter.serial or meter.id)[-4:]
-        return f"{meter.medium.capitalize()} meter {tail}"
 
     def diagnostics(self) -> dict[str, Any]:
         """Each meter's appliances and when they were last asked for."""

@@ -27,6 +27,7 @@ from ..const import CONF_PRICES, DOMAIN, PRICE_ENTITY_SUFFIX
 from ..coordinator import SmartMeterCoordinator
 from ..ids import (
     cost_statistic_id,
+    device_identifier,
     entity_unique_id,
     statistic_id,
     store_key,
@@ -609,16 +610,23 @@ class MeterStatistics:
         unique_id = entity_unique_id(self.provider, meter.id, quantity)
         entity_id = entities.async_get_entity_id(Platform.SENSOR, DOMAIN, unique_id)
         entity = entities.async_get(entity_id) if entity_id else None
-        device = (
-            dr.async_get(self.hass).async_get(entity.device_id)
-            if entity and entity.device_id
-            else None
-        )
-        if entity and device and (name := entity.name or entity.original_name):
-            return f"{device.name_by_user or device.name} {name}"
+        if entity and (name := entity.name or entity.original_name):
+            return f"{self.device_name(meter)} {name}"
         # Before the sensor exists (its platform sets up after the first import).
+        return f"{self.device_name(meter)} {quantity.replace('_', ' ')}"
+
+    def device_name(self, meter: Meter) -> str:
+        """A meter's device name, as its statistics' names begin.
+
+        Before its device exists, the English name it will have.
+        """
+        device = dr.async_get(self.hass).async_get_device_by_identifier(
+            device_identifier(self.provider, meter.id), self.entry.entry_id
+        )
+        if device is not None and (name := device.name_by_user or device.name):
+            return name
         tail = (meter.serial or meter.id)[-4:]
-        return f"{meter.medium.capitalize()} meter {tail} {quantity.replace('_', ' ')}"
+        return f"{meter.medium.capitalize()} meter {tail}"
 
 
 def _totals(meter: Meter, readings: Iterable[Reading]) -> set[Quantity]:
