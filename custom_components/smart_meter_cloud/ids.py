@@ -38,11 +38,15 @@ def entity_unique_id(provider: str, meter_id: str, key: str) -> str:
     return f"{provider}_{meter_id}_{key}"
 
 
+def _slug(text: str) -> str:
+    """Lower case letters, digits and underscores, as recorder ids must be."""
+    return re.sub(r"[^a-z0-9_]", "_", text.lower())
+
+
 @lru_cache(maxsize=1 << 16)
 def statistic_id(provider: str, meter_id: str, quantity: Quantity) -> str:
     """`smart_meter_cloud:<provider>_<meter>_<quantity>`, as recorder ids must be."""
-    meter = re.sub(r"[^a-z0-9_]", "_", meter_id.lower())
-    return f"{DOMAIN}:{provider}_{meter}_{quantity}"
+    return f"{DOMAIN}:{provider}_{_slug(meter_id)}_{quantity}"
 
 
 def appliance_key(appliance_id: str) -> str:
@@ -52,9 +56,7 @@ def appliance_key(appliance_id: str) -> str:
 
 def appliance_statistic_id(provider: str, meter_id: str, appliance_id: str) -> str:
     """`smart_meter_cloud:<provider>_<meter>_appliance_<appliance>`: its energy."""
-    meter = re.sub(r"[^a-z0-9_]", "_", meter_id.lower())
-    appliance = re.sub(r"[^a-z0-9_]", "_", appliance_id.lower())
-    return f"{DOMAIN}:{provider}_{meter}_{appliance_key(appliance)}"
+    return f"{DOMAIN}:{provider}_{_slug(meter_id)}_{appliance_key(_slug(appliance_id))}"
 
 
 def cost_word(quantity: Quantity) -> str:
