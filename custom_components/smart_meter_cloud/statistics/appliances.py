@@ -5,8 +5,8 @@ once an hour per meter with appliances (the coordinator lists them with the
 meters): each appliance's energy becomes an external hourly statistic
 (kWh, with sum) the energy dashboard's Individual devices can pick, today's
 energy goes to its sensor, and its runs become logbook events at their own
-time. Hours and runs come late: an hour is written once all its quarters
-came, from the last stored hour on (never twice, never a part), and runs
+time. Hours and runs come late: an hour is written once the client has it
+whole, from the last stored hour on (never twice, never a part), and runs
 are told apart by their activity id, kept across restarts.
 """
 
