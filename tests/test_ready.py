@@ -1,5 +1,6 @@
 """Kamstrup READY through Home Assistant: flow, handshake, pushes and alarms."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 import json
@@ -709,6 +710,19 @@ async def fake_cloud(hass: HomeAssistant, ready: Ready) -> AsyncIterator[FakeClo
     with patch.dict(sys.modules, {"homeassistant.components.cloud": cloud.module}):
         yield cloud
     await cloud.server.close()
+
+
+@pytest.mark.timeout(10)
+async def test_settle_returns_when_a_delivery_has_just_ended(ready: Ready) -> None:
+    """A delivery that ended in this turn of the loop is still in flight for it."""
+
+    async def delivery() -> None:
+        return None
+
+    ready.sim._spawn(delivery())
+    await asyncio.sleep(0)  # it ends; leaving the set waits for the loop's next turn
+    await ready.sim.settle()
+    assert not ready.sim._tasks
 
 
 async def test_removal_deletes_the_subscription_and_the_cloudhooks(

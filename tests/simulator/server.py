@@ -155,6 +155,9 @@ class Server:
         """
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            # Awaiting only finished tasks never yields, and a finished task
+            # leaves the set in a callback the loop has yet to run: let it.
+            await asyncio.sleep(0)
 
     # ---- holding requests ----------------------------------------------------------
     def _wake(self) -> None:
