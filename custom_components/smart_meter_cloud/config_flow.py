@@ -55,6 +55,7 @@ from .leaks import (
     MIN_NIGHTS,
     LeakSettings,
 )
+from .names import async_load_names, meter_device_name
 from .providers import PROVIDERS
 from .providers.base import SECTION_ADVANCED, FormError, NoMetersError, Provider
 from .quantities import price_unit_fits, tariff_unit, tariffs_of
@@ -321,11 +322,14 @@ class OptionsFlowHandler(OptionsFlowWithReload):
             ),
         }
         if meters:
-            # Labelled as the devices are named, in Home Assistant's language;
-            # the entry is loaded, so this import is a lookup.
-            from .entity import async_device_names
-
-            names = await async_device_names(self.hass, entry, meters.values())
+            # Labelled as the devices are named, in Home Assistant's language.
+            await async_load_names(self.hass)
+            names = {
+                meter_id: meter_device_name(
+                    self.hass, entry.data[CONF_PROVIDER], entry.entry_id, meter
+                )
+                for meter_id, meter in meters.items()
+            }
             fields[vol.Required(CONF_METERS, default=list(meters))] = SelectSelector(
                 SelectSelectorConfig(
                     options=[

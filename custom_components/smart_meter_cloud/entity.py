@@ -1,12 +1,11 @@
 """What every meter entity shares: its device, availability and enabling."""
 
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Final, override
 
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import (
-    device_registry as dr,
     entity_platform,
     entity_registry as er,
     issue_registry as ir,
@@ -14,14 +13,14 @@ from homeassistant.helpers import (
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.translation import async_get_translations
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api.models import Medium, Meter, Reading
-from .const import CONF_PROVIDER, DOMAIN
+from .const import DOMAIN
 from .coordinator import SmartMeterCoordinator
 from .ids import device_identifier, entity_unique_id, issue_id
 from .leaks import Verdict
+from .names import device_name_key
 from .runtime import SmartMeterConfigEntry
 from .statistics.watch import LeakWatch
 
@@ -68,15 +67,9 @@ def async_check_entity_limit(hass: HomeAssistant, entry: SmartMeterConfigEntry) 
     )
 
 
-def _device_name(meter: Meter) -> tuple[str, dict[str, str]]:
-    """The translation key of a meter's device name, and its placeholders."""
-    # The serial's tail tells meters apart without publishing it.
-    return f"{meter.medium}_meter", {"id": (meter.serial or meter.id)[-4:]}
-
-
 def meter_device_info(provider: str, meter: Meter) -> DeviceInfo:
     """The device of a meter, named by its kind in Home Assistant's language."""
-    key, placeholders = _device_name(meter)
+    key, placeholders = device_name_key(meter)
     return DeviceInfo(
         identifiers={device_identifier(provider, meter.id)},
         manufacturer=meter.manufacturer,
@@ -85,31 +78,6 @@ def meter_device_info(provider: str, meter: Meter) -> DeviceInfo:
         translation_key=key,
         translation_placeholders=placeholders,
     )
-
-
-async def async_device_names(
-    hass: HomeAssistant, entry: SmartMeterConfigEntry, meters: Iterable[Meter]
-) -> dict[str, str]:
-    """Each meter's device name, as the device registry shows it.
-
-    A meter without a device yet (one left out in the options) gets the
-    name its device will have.
-    """
-    devices = dr.async_get(hass)
-    translations = await async_get_translations(
-        hass, hass.config.language, "device", {DOMAIN}
-    )
-    names: dict[str, str] = {}
-    for meter in meters:
-        identifier = device_identifier(entry.data[CONF_PROVIDER], meter.id)
-        device = devices.async_get_device_by_identifier(identifier, entry.entry_id)
-        if device is not None and (name := device.name_by_user or device.name):
-            names[meter.id] = name
-            continue
-        key, placeholders = _device_name(meter)
-        template = translations.get(f"component.{DOMAIN}.device.{key}.name", key)
-        names[meter.id] = template.format(**placeholders)
-    return names
 
 
 type PlatformSetup = Callable[

@@ -21,6 +21,7 @@ from .coordinator import SmartMeterCoordinator
 from .entity import ISSUE_ENTITY_LIMIT, async_check_entity_limit
 from .ids import device_identifier, issue_id
 from .leaks import CONF_LEAK, LeakSettings
+from .names import async_load_names
 from .providers import PROVIDERS
 from .providers.base import PushReceiver
 from .runtime import RuntimeData, SmartMeterConfigEntry
@@ -69,6 +70,7 @@ async def _async_set_up(
     hass: HomeAssistant, entry: SmartMeterConfigEntry, runtime: RuntimeData
 ) -> None:
     await runtime.coordinator.async_config_entry_first_refresh()
+    await async_load_names(hass)  # statistics and the logbook are named in text
     await runtime.statistics.async_load()
     await runtime.leaks.async_load(runtime.coordinator.meters.values())
     await runtime.appliances.async_load()

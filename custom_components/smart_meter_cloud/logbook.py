@@ -11,7 +11,8 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .statistics.appliances import EVENT_APPLIANCE_RUN, appliance_name, run_message
+from .names import appliance_name, run_message
+from .statistics.appliances import EVENT_APPLIANCE_RUN
 
 
 @callback

@@ -23,8 +23,8 @@ from .coordinator import SmartMeterCoordinator
 from .entity import LeakEntity, MeterEntity, meter_and_leak_platform
 from .ids import appliance_key
 from .leaks import Verdict
+from .names import appliance_name
 from .quantities import QUANTITIES
-from .statistics.appliances import appliance_name
 
 # Coordinator-driven: no per-entity polling to serialise.
 PARALLEL_UPDATES = 0

@@ -22,10 +22,6 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.storage import Store
-from homeassistant.helpers.translation import (
-    async_get_cached_translations,
-    async_get_translations,
-)
 from homeassistant.util import dt as dt_util
 
 from ..api.errors import SmartMeterCloudError
@@ -40,6 +36,7 @@ from ..api.models import (
 from ..const import DOMAIN
 from ..coordinator import MeterAppliances, SmartMeterCoordinator
 from ..ids import appliance_statistic_id, device_identifier, store_key
+from ..names import appliance_name
 from ..quantities import statistic_unit
 from . import recorder
 from .background import BackgroundJob
@@ -57,44 +54,11 @@ FIRST_RUNS: Final = timedelta(days=1)
 # An hour still missing this long after it ended, while later ones came,
 # is not coming: the hours after it are written without it.
 GIVE_UP_AFTER: Final = MAX_HISTORY_WAIT
-_KIND_KEY: Final = f"component.{DOMAIN}.selector.appliance_kind.options."
-_RUN_KEY: Final = f"component.{DOMAIN}.selector.appliance_run.options.ran"
 
 
 def runs_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
     """Where an entry keeps the runs it logged: activity id -> end, per meter."""
     return Store(hass, 1, store_key(entry, "appliance_runs"))
-
-
-async def async_load_names(hass: HomeAssistant) -> None:
-    """Load the appliance kinds' names in Home Assistant's language."""
-    await async_get_translations(hass, hass.config.language, "selector", {DOMAIN})
-
-
-def _translations(hass: HomeAssistant) -> dict[str, str]:
-    return async_get_cached_translations(hass, hass.config.language, "selector", DOMAIN)
-
-
-def appliance_name(hass: HomeAssistant, kind: str, number: int, raw: str) -> str:
-    """An appliance's name: its kind in Home Assistant's language and number.
-
-    A kind we do not name is shown by the cloud's own name.
-    """
-    if known := _translations(hass).get(_KIND_KEY + kind):
-        return f"{known} {number}"
-    return raw
-
-
-def run_message(hass: HomeAssistant, minutes: int, energy: float) -> str:
-    """What an appliance's run shows in the logbook after its name."""
-    hours, rest = divmod(minutes, 60)
-    duration = " ".join(
-        part
-        for part, shown in ((f"{hours} h", hours), (f"{rest} min", rest or not hours))
-        if shown
-    )
-    template = _translations(hass).get(_RUN_KEY) or "ran {duration}, {energy} kWh"
-    return template.format(duration=duration, energy=f"{energy:.2f}")
 
 
 class ApplianceStatistics:
@@ -126,9 +90,8 @@ class ApplianceStatistics:
         self._started = False
 
     async def async_load(self) -> None:
-        """Read which runs were logged; load the appliances' names."""
+        """Read which runs were logged."""
         self._logged = await self._store.async_load() or {}
-        await async_load_names(self.hass)
 
     @callback
     def async_start(self) -> None:

@@ -17,7 +17,7 @@ from homeassistant.components.recorder.models import StatisticData
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -27,11 +27,11 @@ from ..const import CONF_PRICES, DOMAIN, PRICE_ENTITY_SUFFIX
 from ..coordinator import SmartMeterCoordinator
 from ..ids import (
     cost_statistic_id,
-    device_identifier,
     entity_unique_id,
     statistic_id,
     store_key,
 )
+from ..names import meter_device_name
 from ..quantities import TARIFFS, is_consumption, most_per_hour, statistic_unit
 from . import recorder
 from .background import BackgroundJob
@@ -616,17 +616,8 @@ class MeterStatistics:
         return f"{self.device_name(meter)} {quantity.replace('_', ' ')}"
 
     def device_name(self, meter: Meter) -> str:
-        """A meter's device name, as its statistics' names begin.
-
-        Before its device exists, the English name it will have.
-        """
-        device = dr.async_get(self.hass).async_get_device_by_identifier(
-            device_identifier(self.provider, meter.id), self.entry.entry_id
-        )
-        if device is not None and (name := device.name_by_user or device.name):
-            return name
-        tail = (meter.serial or meter.id)[-4:]
-        return f"{meter.medium.capitalize()} meter {tail}"
+        """A meter's device name, as its statistics' names begin."""
+        return meter_device_name(self.hass, self.provider, self.entry.entry_id, meter)
 
 
 def _totals(meter: Meter, readings: Iterable[Reading]) -> set[Quantity]:
