@@ -176,6 +176,9 @@ async def test_prices_are_set_per_tariff_in_the_options(
             {"water": 2.0, "water_entity": "sensor.tariff"},
             "price_twice",
         ),
+        # Refused by the form, translated, not by the selector in English.
+        ({"gas": -0.5}, "price_negative"),
+        ({"gas": "inf"}, "price_negative"),
     ):
         result = await options.async_configure(
             result["flow_id"], base | {"prices": chosen}

@@ -3,7 +3,8 @@
 from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 import logging
-from typing import TYPE_CHECKING, Any, override
+import math
+from typing import TYPE_CHECKING, Any, Literal, override
 
 from homeassistant.config_entries import (
     ConfigFlow,
@@ -268,11 +269,14 @@ class _BoundedNumber(NumberSelector):
 
 
 def _number_box(
-    low: float, high: float, unit: str | None, step: float = 1
+    low: float,
+    high: float | None,
+    unit: str | None,
+    step: float | Literal["any"] = 1,
 ) -> _BoundedNumber:
-    config = NumberSelectorConfig(
-        min=low, max=high, step=step, mode=NumberSelectorMode.BOX
-    )
+    config = NumberSelectorConfig(min=low, step=step, mode=NumberSelectorMode.BOX)
+    if high is not None:
+        config["max"] = high
     if unit is not None:
         config["unit_of_measurement"] = unit
     return _BoundedNumber(config)
@@ -355,10 +359,14 @@ class OptionsFlowHandler(OptionsFlowWithReload):
         )
 
     def _price_errors(self, prices: Mapping[str, Any]) -> dict[str, str]:
-        """A tariff has one price, and a price entity's unit fits it."""
+        """One price per tariff, none below zero; a price entity's unit fits."""
         for key, value in prices.items():
             tariff = key.removesuffix(PRICE_ENTITY_SUFFIX)
-            if key == tariff or not value:
+            if key == tariff:
+                if not 0 <= value < math.inf:
+                    return {CONF_PRICES: "price_negative"}
+                continue
+            if not value:
                 continue
             if prices.get(tariff) is not None:
                 return {CONF_PRICES: "price_twice"}
@@ -431,13 +439,8 @@ def _prices_section(tariffs: list[str], currency: str) -> section:
     """Per tariff of the account, a fixed price or a price entity; folded away."""
     fields: dict[Any, Any] = {}
     for tariff in tariffs:
-        fields[vol.Optional(tariff)] = NumberSelector(
-            NumberSelectorConfig(
-                min=0,
-                step="any",
-                unit_of_measurement=f"{currency}/{tariff_unit(tariff)}",
-                mode=NumberSelectorMode.BOX,
-            )
+        fields[vol.Optional(tariff)] = _number_box(
+            0, None, f"{currency}/{tariff_unit(tariff)}", "any"
         )
         fields[vol.Optional(f"{tariff}{PRICE_ENTITY_SUFFIX}")] = EntitySelector(
             EntitySelectorConfig(domain="sensor")
