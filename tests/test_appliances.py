@@ -5,6 +5,7 @@ sensors, how they come and go, their runs in the logbook, what a meter
 without them costs, and a cloud that fails on their endpoints.
 """
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -171,6 +172,32 @@ async def test_the_import_action_takes_appliances_along(
     await assert_hours(hass, inexogy.sim, NOW, first=FIRST - 24 * H)
     await poll(hass, frozen, 3600)
     await assert_hours(hass, inexogy.sim, NOW + H, first=FIRST - 24 * H)
+
+
+async def test_the_import_action_takes_the_clouds_corrections(
+    hass: HomeAssistant, inexogy: Inexogy, inexogy_entry: ConfigEntry
+) -> None:
+    """Hours the cloud now tells otherwise change; those outside the range stay."""
+    key = statistic_id("base_load_1")
+    before = await hourly_changes(hass, key)
+    mix = inexogy.sim.appliances[ELECTRICITY_METER_ID]
+    inexogy.sim.appliances[ELECTRICITY_METER_ID] = [
+        replace(a, per_quarter=a.per_quarter // 2) if a.kind == "BASE_LOAD" else a
+        for a in mix
+    ]
+    start, end = FIRST + 2 * H, FIRST + 20 * H
+    await import_history(hass, inexogy_entry.entry_id, start, end)
+    after = await hourly_changes(hass, key)
+    assert after == pytest.approx(
+        {
+            hour: produced(inexogy.sim, "base_load_1", hour)
+            if start <= hour < end
+            else used
+            for hour, used in before.items()
+        }
+    )
+    assert after[start] == pytest.approx(before[start] / 2)
+    assert_hourly(await statistic_rows(hass, key))
 
 
 async def test_more_history_in_the_options_takes_appliances_along(

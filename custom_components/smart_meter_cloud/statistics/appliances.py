@@ -41,7 +41,7 @@ from ..quantities import statistic_unit
 from . import recorder
 from .background import BackgroundJob
 from .importer import CHUNK, MAX_HISTORY_WAIT, MeterStatistics
-from .rows import HOUR, Anchor, floor_hour
+from .rows import HOUR, Anchor, anchor_at, changed, floor_hour
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -195,11 +195,16 @@ class ApplianceStatistics:
             energy = await _async_energy(client, meter, start, end)
             for appliance_id, key in self._keys(meter, found).items():
                 stored = await recorder.async_rows_after(self.hass, key, start - HOUR)
-                before = stored[0][2] if stored and stored[0][0] < start else 0.0
+                base = anchor_at(start, stored)
                 rows, anchor = _rows(
-                    Anchor(start, 0.0, before), energy, appliance_id, end
+                    Anchor(start, 0.0, base.sum if base else 0.0),
+                    energy,
+                    appliance_id,
+                    end,
                 )
-                self._write(meter, found.appliances[appliance_id], key, rows)
+                # Writing is the slow part: hours stored as they are stay.
+                appliance = found.appliances[appliance_id]
+                self._write(meter, appliance, key, changed(rows, stored))
                 later = [row for row in stored if row[0] >= anchor.time]
                 if rows and later:
                     # The first later hour's own energy stays what it was.
