@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 import logging
+from typing import Literal
 
 from homeassistant.components.recorder.models import (
     StatisticData,
@@ -10,6 +11,7 @@ from homeassistant.components.recorder.models import (
     StatisticMetaData,
 )
 from homeassistant.components.recorder.statistics import (
+    StatisticsRow,
     async_add_external_statistics,
     get_last_statistics,
     get_metadata,
@@ -56,16 +58,7 @@ async def async_rows_after_each(
     hass: HomeAssistant, keys: set[str], start: datetime
 ) -> dict[str, list[StoredRow]]:
     """Each statistic's stored hours from start on, in one query."""
-    found = await get_instance(hass).async_add_executor_job(
-        statistics_during_period,
-        hass,
-        start,
-        None,
-        keys,
-        "hour",
-        None,
-        {"state", "sum"},
-    )
+    found = await _async_hours(hass, keys, start, {"state", "sum"})
     return {
         key: [
             (
@@ -143,9 +136,7 @@ async def async_mend_negative_sums(hass: HomeAssistant, provider: str) -> None:
         key = statistic["statistic_id"]
         if not key.startswith(prefix):
             continue
-        rows = await recorder.async_add_executor_job(
-            statistics_during_period, hass, since, None, {key}, "hour", None, {"sum"}
-        )
+        rows = await _async_hours(hass, {key}, since, {"sum"})
         first = rows.get(key, [])[:1]
         if first and (lowest := float(first[0]["sum"] or 0)) < -EPSILON:
             recorder.async_adjust_statistics(
@@ -187,24 +178,8 @@ async def async_move(hass: HomeAssistant, old: str, new: str) -> None:
     if old not in metadata:
         return
     meta = metadata[old][1]
-    found = await recorder.async_add_executor_job(
-        statistics_during_period,
-        hass,
-        datetime.fromtimestamp(0, UTC),
-        None,
-        {old},
-        "hour",
-        None,
-        {"state", "sum"},
-    )
-    rows = [
-        StatisticData(
-            start=dt_util.utc_from_timestamp(row["start"]),
-            state=float(row["state"] or 0),
-            sum=float(row["sum"] or 0),
-        )
-        for row in found.get(old, [])
-    ]
+    stored = await async_rows_after(hass, old, datetime.fromtimestamp(0, UTC))
+    rows = [StatisticData(start=at, state=v, sum=total) for at, v, total in stored]
     async_add_external_statistics(
         hass,
         StatisticMetaData(
@@ -225,10 +200,20 @@ async def async_changes_since(
     hass: HomeAssistant, keys: set[str], start: datetime
 ) -> dict[str, float]:
     """What each statistic's stored hours from start on add up to (their changes)."""
-    found = await get_instance(hass).async_add_executor_job(
-        statistics_during_period, hass, start, None, keys, "hour", None, {"change"}
-    )
+    found = await _async_hours(hass, keys, start, {"change"})
     return {
         key: sum(float(row.get("change") or 0) for row in found.get(key, []))
         for key in keys
     }
+
+
+async def _async_hours(
+    hass: HomeAssistant,
+    keys: set[str],
+    start: datetime,
+    types: set[Literal["change", "state", "sum"]],
+) -> dict[str, list[StatisticsRow]]:
+    """Each statistic's hourly rows from start on, with these fields, in one query."""
+    return await get_instance(hass).async_add_executor_job(
+        statistics_during_period, hass, start, None, keys, "hour", None, types
+    )
