@@ -20,13 +20,14 @@ SERVICE_RECOMPUTE_COSTS = "recompute_costs"
 ATTR_START = "start"
 ATTR_END = "end"
 
-SCHEMA = vol.Schema(
+# Costing again needs only where to start; importing also where to end.
+COSTS_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
         vol.Required(ATTR_START): cv.datetime,
-        vol.Required(ATTR_END): cv.datetime,
     }
 )
+SCHEMA = COSTS_SCHEMA.extend({vol.Required(ATTR_END): cv.datetime})
 
 
 @callback
@@ -79,13 +80,5 @@ def async_setup_services(hass: HomeAssistant) -> None:
         DOMAIN, SERVICE_IMPORT_HISTORY, import_history, schema=SCHEMA
     )
     hass.services.async_register(
-        DOMAIN,
-        SERVICE_RECOMPUTE_COSTS,
-        recompute_costs,
-        schema=vol.Schema(
-            {
-                vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-                vol.Required(ATTR_START): cv.datetime,
-            }
-        ),
+        DOMAIN, SERVICE_RECOMPUTE_COSTS, recompute_costs, schema=COSTS_SCHEMA
     )
