@@ -121,7 +121,7 @@ async def test_runs(client: InexogyClient) -> None:
     assert heat_pump.start == datetime(2026, 11, 23, tzinfo=UTC)
     assert heat_pump.end - heat_pump.start == 6 * H
     assert heat_pump.energy == pytest.approx(0.6)
-    assert len({run.activity_id for run in runs}) == len(runs)
+    assert len({run.run_id for run in runs}) == len(runs)
 
 
 @pytest.mark.freeze_time(NOW)
@@ -223,7 +223,7 @@ def test_malformed_entries_are_skipped() -> None:
     )
     assert len(runs) == 1
     assert runs[0].appliance_id == "refrigerator_1"
-    assert runs[0].activity_id == "37889619"
+    assert runs[0].run_id == "37889619"
     assert runs[0].energy == pytest.approx(0.00707)
     with pytest.raises(InvalidResponseError):
         parse_activities({})

@@ -171,7 +171,7 @@ class ApplianceRun:
     end: datetime
     energy: float  # kWh
     # The cloud's id of the run: the same run listed again is no new one.
-    activity_id: str
+    run_id: str
 
 
 @runtime_checkable

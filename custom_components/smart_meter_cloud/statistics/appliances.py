@@ -1,13 +1,13 @@
 """The appliances a cloud finds in a meter's load curve: statistics, today, runs.
 
-For a client that implements `ApplianceClient` (inexogy's disaggregation),
+For a client that implements `ApplianceClient` (a cloud that disaggregates),
 once an hour per meter with appliances (the coordinator lists them with the
 meters): each appliance's energy becomes an external hourly statistic
 (kWh, with sum) the energy dashboard's Individual devices can pick, today's
 energy goes to its sensor, and its runs become logbook events at their own
 time. Hours and runs come late: an hour is written once the client has it
 whole, from the last stored hour on (never twice, never a part), and runs
-are told apart by their activity id, kept across restarts.
+are told apart by their run id, kept across restarts.
 """
 
 import asyncio
@@ -47,7 +47,7 @@ _LOGGER = logging.getLogger(__name__)
 
 EVENT_APPLIANCE_RUN: Final = f"{DOMAIN}_appliance_run"
 # Runs are asked for again from this long before the newest one logged: one
-# published late is still found; its activity id tells one logged already.
+# published late is still found; its run id tells one logged already.
 RUN_OVERLAP: Final = MAX_HISTORY_WAIT
 # The first time, the runs of this long back are logged.
 FIRST_RUNS: Final = timedelta(days=1)
@@ -57,7 +57,7 @@ GIVE_UP_AFTER: Final = MAX_HISTORY_WAIT
 
 
 def runs_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
-    """Where an entry keeps the runs it logged: activity id -> end, per meter."""
+    """Where an entry keeps the runs it logged: run id -> end, per meter."""
     return Store(hass, 1, store_key(entry, "appliance_runs"))
 
 
@@ -81,7 +81,7 @@ class ApplianceStatistics:
         self._anchors: dict[str, Anchor | None] = {}
         # Per meter: when to ask next, for which appliances.
         self._due: dict[str, tuple[datetime, frozenset[str]]] = {}
-        # Per meter: the runs logged lately, activity id -> end.
+        # Per meter: the runs logged lately, run id -> end.
         self._logged: dict[str, dict[str, str]] = {}
         self.job = BackgroundJob(
             hass, entry, "smart_meter_cloud appliances", self._async_run
@@ -258,17 +258,17 @@ class ApplianceStatistics:
         start = newest - RUN_OVERLAP if newest else now - FIRST_RUNS
         runs = await client.appliance_runs(meter, start, now)
         new = sorted(
-            (run for run in runs if run.activity_id not in logged),
+            (run for run in runs if run.run_id not in logged),
             key=lambda run: run.end,
         )
         for run in new:
             self._fire(device.id, found.appliances.get(run.appliance_id), run)
-            logged[run.activity_id] = run.end.isoformat()
+            logged[run.run_id] = run.end.isoformat()
         if new:
             newest = max(run.end for run in new)
             self._logged[meter.id] = {
-                activity: end
-                for activity, end in logged.items()
+                run_id: end
+                for run_id, end in logged.items()
                 if (moment := dt_util.parse_datetime(end)) is not None
                 and moment >= newest - RUN_OVERLAP - HOUR
             }
@@ -289,7 +289,7 @@ class ApplianceStatistics:
                 "start": run.start.isoformat(),
                 "end": run.end.isoformat(),
                 "energy": round(run.energy, 3),
-                "activity_id": run.activity_id,
+                "run_id": run.run_id,
             },
             time_fired=run.end.timestamp(),
         )
