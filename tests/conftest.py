@@ -541,6 +541,18 @@ async def add_inexogy_entry(
     return entry
 
 
+async def save_options(
+    hass: HomeAssistant, entry: ConfigEntry, user_input: dict[str, Any]
+) -> None:
+    """Save the options form filled in so; wait for the entry's reload."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
 @pytest.fixture
 async def inexogy_entry(
     hass: HomeAssistant, inexogy: Inexogy

@@ -55,6 +55,7 @@ from .conftest import (
     import_history,
     poll,
     restarted,
+    save_options,
     state,
     statistic_rows,
 )
@@ -180,11 +181,7 @@ async def test_more_history_in_the_options_takes_appliances_along(
     frozen: FrozenDateTimeFactory,
 ) -> None:
     # Three days instead of one: the meter's history and its appliances'.
-    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
-    await hass.config_entries.options.async_configure(
-        result["flow_id"], {"scan_interval": 30, "history_days": 3}
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await save_options(hass, inexogy_entry, {"scan_interval": 30, "history_days": 3})
     await assert_hours(hass, inexogy.sim, NOW, first=NOW - 72 * H)
     await poll(hass, frozen, 3600)
     await assert_hours(hass, inexogy.sim, NOW + H, first=NOW - 72 * H)

@@ -41,6 +41,7 @@ from .conftest import (
     poll,
     push_corrected_volume,
     push_next_hour,
+    save_options,
     settle,
     statistic_rows,
 )
@@ -193,18 +194,15 @@ async def test_a_fixed_price_costs_each_hour_from_when_it_was_set(
     inexogy_entry: ConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    options = hass.config_entries.options
-    result = await options.async_init(inexogy_entry.entry_id)
-    result = await options.async_configure(
-        result["flow_id"],
+    await save_options(
+        hass,
+        inexogy_entry,
         {
             "scan_interval": 30,
             "history_days": 1,
             "prices": {"electricity_import": 0.25},
         },
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done(wait_background_tasks=True)
     for _ in range(3):
         await poll(hass, freezer, 3600)
     consumption = await statistic_rows(hass, IMPORT_ID)
@@ -249,16 +247,15 @@ async def test_late_pushes_and_corrections_are_costed_at_their_hours_price(
     """READY's hours come an hour late, after the tariff changed: never its price."""
     unit = {"unit_of_measurement": "EUR/m³"}
     hass.states.async_set(WATER_PRICE, "2.0", unit)
-    result = await hass.config_entries.options.async_init(ready_entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
+    await save_options(
+        hass,
+        ready_entry,
         {
             "scan_interval": 3600,
             "history_days": 1,
             "prices": {"water_entity": WATER_PRICE},
         },
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
     await settle(hass, ready)
     await push_next_hour(hass, ready, freezer)  # 13:10: the hour from 12:00
     freezer.tick(timedelta(minutes=20))  # 13:30
@@ -289,12 +286,11 @@ async def test_a_price_set_late_costs_the_hours_before_on_request(
     hass_storage: dict[str, Any],
 ) -> None:
     """The backfilled hours get their cost once asked: at today's fixed price."""
-    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
-    await hass.config_entries.options.async_configure(
-        result["flow_id"],
+    await save_options(
+        hass,
+        inexogy_entry,
         {"scan_interval": 30, "history_days": 1, "prices": {"electricity_import": 0.4}},
     )
-    await hass.async_block_till_done(wait_background_tasks=True)
     assert await statistic_rows(hass, f"{IMPORT_ID}_cost") == []
     consumption = await statistic_rows(hass, IMPORT_ID)
     first = datetime.fromtimestamp(consumption[0]["start"], UTC)
@@ -337,9 +333,7 @@ async def test_costs_follow_when_earlier_history_is_imported(
         "history_days": 1,
         "prices": {"electricity_import": 0.4},
     }
-    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
-    await hass.config_entries.options.async_configure(result["flow_id"], options)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await save_options(hass, inexogy_entry, options)
     first = datetime.fromtimestamp(
         (await statistic_rows(hass, IMPORT_ID))[0]["start"], UTC
     )
@@ -352,11 +346,7 @@ async def test_costs_follow_when_earlier_history_is_imported(
     await poll(hass, freezer, 3600)
     before = await statistic_rows(hass, f"{IMPORT_ID}_cost")
 
-    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
-    await hass.config_entries.options.async_configure(
-        result["flow_id"], options | {"history_days": 3}
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await save_options(hass, inexogy_entry, options | {"history_days": 3})
     consumption = await statistic_rows(hass, IMPORT_ID)
     assert datetime.fromtimestamp(consumption[0]["start"], UTC) < first
     after = await statistic_rows(hass, f"{IMPORT_ID}_cost")

@@ -34,6 +34,7 @@ from .conftest import (
     post_signed,
     push_body,
     restarted,
+    save_options,
     settle,
     state,
     statistic_rows,
@@ -280,11 +281,7 @@ async def test_earlier_history_joins_the_run(
     assert attributes(hass, INEXOGY_LEAK)["since"] == await first_hour_with_a_change(
         hass, water
     )
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    await hass.config_entries.options.async_configure(
-        result["flow_id"], {"scan_interval": 30, "history_days": 4}
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await save_options(hass, entry, {"scan_interval": 30, "history_days": 4})
     assert len(await statistic_rows(hass, water)) == 4 * 24
     # The drip flowed in every hour since the first of the four days.
     assert attributes(hass, INEXOGY_LEAK)["since"] == await first_hour_with_a_change(
