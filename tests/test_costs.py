@@ -205,18 +205,11 @@ async def test_a_fixed_price_costs_each_hour_from_when_it_was_set(
     )
     for _ in range(3):
         await poll(hass, freezer, 3600)
-    consumption = await statistic_rows(hass, IMPORT_ID)
     costs = await statistic_rows(hass, f"{IMPORT_ID}_cost")
-    assert len(costs) == 3
-    used = {
-        row["start"]: row["sum"] - before["sum"]
-        for before, row in pairwise(consumption)
-    }
-    total = 0.0
-    for row in costs:
-        assert row["state"] == pytest.approx(used[row["start"]] * 0.25)
-        total += row["state"]
-        assert row["sum"] == pytest.approx(total)
+    # The hour the price was set in and the two after it; none before.
+    hours = {T0 + (12 + i) * H: 0.25 for i in range(3)}
+    _assert_costed(await statistic_rows(hass, IMPORT_ID), costs, hours)
+    assert costs[0]["sum"] == pytest.approx(costs[0]["state"])
 
 
 def _assert_costed(
@@ -279,6 +272,16 @@ async def test_late_pushes_and_corrections_are_costed_at_their_hours_price(
     _assert_costed(consumption, await statistic_rows(hass, f"{WATER_ID}_cost"), hours)
 
 
+async def recompute_costs(hass: HomeAssistant, entry: ConfigEntry, start: str) -> None:
+    """Ask the `recompute_costs` action to cost an entry's hours from start on."""
+    await hass.services.async_call(
+        DOMAIN,
+        "recompute_costs",
+        {"config_entry_id": entry.entry_id, "start": start},
+        blocking=True,
+    )
+
+
 async def test_a_price_set_late_costs_the_hours_before_on_request(
     hass: HomeAssistant,
     inexogy: Inexogy,
@@ -294,12 +297,7 @@ async def test_a_price_set_late_costs_the_hours_before_on_request(
     assert await statistic_rows(hass, f"{IMPORT_ID}_cost") == []
     consumption = await statistic_rows(hass, IMPORT_ID)
     first = datetime.fromtimestamp(consumption[0]["start"], UTC)
-    await hass.services.async_call(
-        DOMAIN,
-        "recompute_costs",
-        {"config_entry_id": inexogy_entry.entry_id, "start": first.isoformat()},
-        blocking=True,
-    )
+    await recompute_costs(hass, inexogy_entry, first.isoformat())
     costs = await statistic_rows(hass, f"{IMPORT_ID}_cost")
     hours = {datetime.fromtimestamp(r["start"], UTC): 0.4 for r in consumption}
     # The first stored hour's sum is its own consumption.
@@ -309,12 +307,7 @@ async def test_a_price_set_late_costs_the_hours_before_on_request(
         hours,
     )
     with pytest.raises(ServiceValidationError):
-        await hass.services.async_call(
-            DOMAIN,
-            "recompute_costs",
-            {"config_entry_id": inexogy_entry.entry_id, "start": "2100-01-01"},
-            blocking=True,
-        )
+        await recompute_costs(hass, inexogy_entry, "2100-01-01")
     key = f"{DOMAIN}.{inexogy_entry.entry_id}.prices"
     assert hass_storage[key]["data"]["electricity_import"]
     assert await hass.config_entries.async_remove(inexogy_entry.entry_id)
@@ -337,12 +330,7 @@ async def test_costs_follow_when_earlier_history_is_imported(
     first = datetime.fromtimestamp(
         (await statistic_rows(hass, IMPORT_ID))[0]["start"], UTC
     )
-    await hass.services.async_call(
-        DOMAIN,
-        "recompute_costs",
-        {"config_entry_id": inexogy_entry.entry_id, "start": first.isoformat()},
-        blocking=True,
-    )
+    await recompute_costs(hass, inexogy_entry, first.isoformat())
     await poll(hass, freezer, 3600)
     before = await statistic_rows(hass, f"{IMPORT_ID}_cost")
 
