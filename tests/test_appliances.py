@@ -6,7 +6,6 @@ without them costs, and a cloud that fails on their endpoints.
 """
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.logbook.helpers import async_determine_event_types
@@ -415,34 +414,34 @@ async def test_appliances_speak_home_assistants_language(
         list_statistic_ids, hass, {statistic_id("dishwasher_1")}
     )
     assert names[0]["name"] == statistic
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
-    )
-    assert device is not None
-    shown = [f"{e['name']} {e['message']}" for e in await logbook(hass, device.id)]
-    assert run in shown
+    assert run in [text for _, text in await logbook(hass, entry)]
 
 
 # --- logbook ------------------------------------------------------------------------
 
 
-async def logbook(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:
-    """The logbook's entries of a device over the last two days.
+async def logbook(hass: HomeAssistant, entry: ConfigEntry) -> list[tuple[float, str]]:
+    """When and what the two-way meter's device logged over the last two days.
 
     Asked as the device page asks: for the event types the logbook finds
     for the device itself, not ours named.
     """
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
+    )
+    assert device is not None
     await async_wait_recording_done(hass)
     processor = EventProcessor(
         hass,
-        tuple(async_determine_event_types(hass, None, [device_id])),
-        device_ids=[device_id],
+        tuple(async_determine_event_types(hass, None, [device.id])),
+        device_ids=[device.id],
         timestamp=True,
     )
     now = dt_util.utcnow()
-    return await get_instance(hass).async_add_executor_job(
+    events = await get_instance(hass).async_add_executor_job(
         processor.get_events, now - timedelta(days=2), now + H
     )
+    return [(e["when"], f"{e['name']} {e['message']}") for e in events]
 
 
 def expected_runs(sim: InexogySimulator, start: datetime) -> list[tuple[float, str]]:
@@ -482,27 +481,16 @@ async def test_runs_reach_the_logbook_once_at_their_own_time(
 ) -> None:
     assert await async_setup_component(hass, "logbook", {})
     entry = await add_inexogy_entry(hass, inexogy.url)
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
-    )
-    assert device is not None
-
-    async def shown() -> list[tuple[float, str]]:
-        return [
-            (e["when"], f"{e['name']} {e['message']}")
-            for e in await logbook(hass, device.id)
-        ]
-
     start = dt_util.utcnow() - FIRST_RUNS
     runs = expected_runs(inexogy.sim, start)
-    assert await shown() == runs
+    assert await logbook(hass, entry) == runs
     assert "Heat pump 1 ran 6 h, 0.60 kWh" in [text for _, text in runs]
     # A reload, and the next hour: only the runs that ended since.
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     await poll(hass, frozen, 3600)
-    assert await shown() == expected_runs(inexogy.sim, start)
-    assert len(await shown()) == len(runs) + 1  # the fridge ran once more
+    assert await logbook(hass, entry) == expected_runs(inexogy.sim, start)
+    assert len(await logbook(hass, entry)) == len(runs) + 1  # the fridge ran once more
 
 
 # Stopping the first Home Assistant leaves its storage's delayed-write timer.
@@ -530,15 +518,7 @@ async def test_a_restart_carries_on_from_the_last_hour_and_run(
         async_test_recorder, entry, secret_watch, with_logbook
     ) as again:
         await assert_hours(again, inexogy.sim, NOW + 2 * H)
-        device = dr.async_get(again).async_get_device_by_identifier(
-            device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
-        )
-        assert device is not None
-        shown = [
-            (e["when"], f"{e['name']} {e['message']}")
-            for e in await logbook(again, device.id)
-        ]
-        assert shown == expected_runs(inexogy.sim, start)
+        assert await logbook(again, entry) == expected_runs(inexogy.sim, start)
 
 
 # --- faults -------------------------------------------------------------------------
