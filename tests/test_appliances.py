@@ -12,7 +12,6 @@ from homeassistant.components.logbook.helpers import async_determine_event_types
 from homeassistant.components.logbook.processor import EventProcessor
 from homeassistant.components.recorder.statistics import (
     list_statistic_ids,
-    statistics_during_period,
 )
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -90,20 +89,10 @@ def produced(sim: InexogySimulator, appliance: str, hour: datetime) -> float:
 
 async def hourly_changes(hass: HomeAssistant, key: str) -> dict[datetime, float]:
     """Each stored hour's change, as the energy dashboard reads it."""
-    await async_wait_recording_done(hass)
-    found = await get_instance(hass).async_add_executor_job(
-        statistics_during_period,
-        hass,
-        dt_util.utcnow() - timedelta(days=30),
-        None,
-        {key},
-        "hour",
-        None,
-        {"change"},
-    )
+    rows = await statistic_rows(hass, key, frozenset({"change"}))
     return {
         dt_util.utc_from_timestamp(row["start"]): float(row["change"] or 0)
-        for row in found.get(key, [])
+        for row in rows
     }
 
 
