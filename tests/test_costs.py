@@ -34,7 +34,9 @@ from custom_components.smart_meter_cloud.statistics.prices import (
 from .conftest import (
     HALF_PAST,
     IMPORT_ID,
+    T0,
     WATER_ID,
+    H,
     Inexogy,
     Ready,
     data_schema,
@@ -46,11 +48,9 @@ from .conftest import (
     statistic_rows,
 )
 
-H = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 TARIFF = "sensor.tariff"
 WATER_PRICE = "sensor.water_price"
-T0 = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def _consumption(used: list[float]) -> list[tuple[datetime, float, float]]:

@@ -4,7 +4,7 @@ The tests' time zone is US/Pacific (UTC-8 in November): the night window's
 2 to 5 o'clock are the hours from 10 to 13 UTC.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -25,6 +25,7 @@ from tests.simulator.inexogy import WATER_METER_ID, WaterUse
 from .conftest import (
     HALF_PAST,
     WATER_ID,
+    H,
     Inexogy,
     Ready,
     SecretWatch,
@@ -44,7 +45,6 @@ READY_LEAK = "binary_sensor.water_meter_4567_leak_suspected"
 READY_NIGHT = "sensor.water_meter_4567_night_minimum_flow"
 INEXOGY_LEAK = "binary_sensor.water_meter_6789_leak_suspected"
 INEXOGY_NIGHT = "sensor.water_meter_6789_night_minimum_flow"
-H = timedelta(hours=1)
 # The nights from 2 to 5 Pacific time of 22 and 23 November, in UTC.
 NIGHT_22 = [datetime(2026, 11, 22, 10, tzinfo=UTC) + i * H for i in range(3)]
 NIGHT_23 = [datetime(2026, 11, 23, 10, tzinfo=UTC) + i * H for i in range(3)]
