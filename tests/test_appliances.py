@@ -279,11 +279,10 @@ async def test_appliances_come_and_go_without_a_reload(
     sim = inexogy.sim
     runtime = inexogy_entry.runtime_data
     assert hass.states.get(SENSOR.format("dishwasher_1")) is not None
-    oven = SimAppliance("OVEN", "Backofen", 1, 100_000_000, 96, 68, 4)
-    sim.appliances[ELECTRICITY_METER_ID] = [
-        *(a for a in sim.appliances[ELECTRICITY_METER_ID] if a.kind != "DISHWASHER"),
-        oven,
-    ]
+    listed = sim.appliances[ELECTRICITY_METER_ID]
+    dishwasher = next(a for a in listed if a.kind == "DISHWASHER")
+    listed.remove(dishwasher)
+    listed.append(SimAppliance("OVEN", "Backofen", 1, 100_000_000, 96, 68, 4))
     await poll(hass, frozen, 3600)
     assert inexogy_entry.runtime_data is runtime  # no reload
     assert state(hass, SENSOR.format("oven_1")) == str(produced(sim, "oven_1", NOW))
@@ -298,9 +297,7 @@ async def test_appliances_come_and_go_without_a_reload(
     await assert_hours(hass, sim, NOW + 3 * H, ("oven_1", "heat_pump_1"))
     assert len(await statistic_rows(hass, statistic_id("dishwasher_1"))) == 24 + 2
     # Back again: its sensor too, and its hours carry on.
-    sim.appliances[ELECTRICITY_METER_ID].append(
-        SimAppliance("DISHWASHER", "Spülmaschine", 1, 200_000_000, 96, 76, 4)
-    )
+    listed.append(dishwasher)
     await poll(hass, frozen, 3600)
     assert hass.states.get(SENSOR.format("dishwasher_1")) is not None
     await assert_hours(hass, sim, NOW + 4 * H, ("dishwasher_1",))
