@@ -265,6 +265,7 @@ async def test_changed_rules_apply_and_keep_the_history(
     # A threshold the drip does not pass, and a week of flow not known yet:
     # too few hours to tell.
     result = await _options(hass, entry, LEAK_OPTIONS | {"hours": 168, "threshold": 6})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
     assert state(hass, INEXOGY_LEAK) == STATE_UNKNOWN
     assert float(state(hass, INEXOGY_NIGHT)) == pytest.approx(6.0)
