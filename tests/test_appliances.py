@@ -90,10 +90,7 @@ def produced(sim: InexogySimulator, appliance: str, hour: datetime) -> float:
 async def hourly_changes(hass: HomeAssistant, key: str) -> dict[datetime, float]:
     """Each stored hour's change, as the energy dashboard reads it."""
     rows = await statistic_rows(hass, key, frozenset({"change"}))
-    return {
-        dt_util.utc_from_timestamp(row["start"]): float(row["change"] or 0)
-        for row in rows
-    }
+    return {dt_util.utc_from_timestamp(row["start"]): row["change"] for row in rows}
 
 
 async def assert_hours(
