@@ -16,7 +16,7 @@ import itertools
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, quote_plus
 
 from aiohttp import ClientSession
@@ -306,7 +306,9 @@ def our_records(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.Log
 
 
 async def statistic_rows(
-    hass: HomeAssistant, statistic_id: str
+    hass: HomeAssistant,
+    statistic_id: str,
+    columns: frozenset[Literal["change", "state", "sum"]] = frozenset({"state", "sum"}),
 ) -> list[dict[str, float]]:
     """Every hourly row of a statistic, once the recorder wrote what it has."""
     await async_wait_recording_done(hass)
@@ -318,10 +320,10 @@ async def statistic_rows(
         {statistic_id},
         "hour",
         None,
-        {"state", "sum"},
+        set(columns),
     )
     # Home Assistant's row type allows for every column, each maybe None;
-    # these hold the start, state and sum asked for (a None fails where used).
+    # these hold the start and the columns asked for (a None fails where used).
     return found.get(statistic_id, [])  # type: ignore[return-value]
 
 
@@ -539,6 +541,18 @@ async def add_inexogy_entry(
     entry = result["result"]
     assert isinstance(entry, config_entries.ConfigEntry)
     return entry
+
+
+async def save_options(
+    hass: HomeAssistant, entry: ConfigEntry, user_input: dict[str, Any]
+) -> None:
+    """Save the options form filled in so; wait for the entry's reload."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 @pytest.fixture

@@ -34,10 +34,9 @@ from tests.simulator.inexogy import (
 )
 from tests.simulator.inexogy.appliances import QUARTER_MS, quarters
 
-from .conftest import Inexogy
+from .conftest import T0, H, Inexogy
 
-NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-H = timedelta(hours=1)
+NOW = T0 + 12 * H
 TWO_WAY = Meter(ELECTRICITY_METER_ID, Medium.ELECTRICITY, "", None, "", active=True)
 ALIAS = Meter(ALIAS_METER_ID, Medium.ELECTRICITY, "", None, "", active=True)
 

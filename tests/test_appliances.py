@@ -7,14 +7,12 @@ without them costs, and a cloud that fails on their endpoints.
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.logbook.helpers import async_determine_event_types
 from homeassistant.components.logbook.processor import EventProcessor
 from homeassistant.components.recorder.statistics import (
     list_statistic_ids,
-    statistics_during_period,
 )
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -56,6 +54,7 @@ from .conftest import (
     import_history,
     poll,
     restarted,
+    save_options,
     state,
     statistic_rows,
 )
@@ -91,21 +90,8 @@ def produced(sim: InexogySimulator, appliance: str, hour: datetime) -> float:
 
 async def hourly_changes(hass: HomeAssistant, key: str) -> dict[datetime, float]:
     """Each stored hour's change, as the energy dashboard reads it."""
-    await async_wait_recording_done(hass)
-    found = await get_instance(hass).async_add_executor_job(
-        statistics_during_period,
-        hass,
-        dt_util.utcnow() - timedelta(days=30),
-        None,
-        {key},
-        "hour",
-        None,
-        {"change"},
-    )
-    return {
-        dt_util.utc_from_timestamp(row["start"]): float(row["change"] or 0)
-        for row in found.get(key, [])
-    }
+    rows = await statistic_rows(hass, key, frozenset({"change"}))
+    return {dt_util.utc_from_timestamp(row["start"]): row["change"] for row in rows}
 
 
 async def assert_hours(
@@ -207,11 +193,7 @@ async def test_more_history_in_the_options_takes_appliances_along(
     frozen: FrozenDateTimeFactory,
 ) -> None:
     # Three days instead of one: the meter's history and its appliances'.
-    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
-    await hass.config_entries.options.async_configure(
-        result["flow_id"], {"scan_interval": 30, "history_days": 3}
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await save_options(hass, inexogy_entry, {"scan_interval": 30, "history_days": 3})
     await assert_hours(hass, inexogy.sim, NOW, first=NOW - 72 * H)
     await poll(hass, frozen, 3600)
     await assert_hours(hass, inexogy.sim, NOW + H, first=NOW - 72 * H)
@@ -321,11 +303,10 @@ async def test_appliances_come_and_go_without_a_reload(
     sim = inexogy.sim
     runtime = inexogy_entry.runtime_data
     assert hass.states.get(SENSOR.format("dishwasher_1")) is not None
-    oven = SimAppliance("OVEN", "Backofen", 1, 100_000_000, 96, 68, 4)
-    sim.appliances[ELECTRICITY_METER_ID] = [
-        *(a for a in sim.appliances[ELECTRICITY_METER_ID] if a.kind != "DISHWASHER"),
-        oven,
-    ]
+    listed = sim.appliances[ELECTRICITY_METER_ID]
+    dishwasher = next(a for a in listed if a.kind == "DISHWASHER")
+    listed.remove(dishwasher)
+    listed.append(SimAppliance("OVEN", "Backofen", 1, 100_000_000, 96, 68, 4))
     await poll(hass, frozen, 3600)
     assert inexogy_entry.runtime_data is runtime  # no reload
     assert state(hass, SENSOR.format("oven_1")) == str(produced(sim, "oven_1", NOW))
@@ -340,9 +321,7 @@ async def test_appliances_come_and_go_without_a_reload(
     await assert_hours(hass, sim, NOW + 3 * H, ("oven_1", "heat_pump_1"))
     assert len(await statistic_rows(hass, statistic_id("dishwasher_1"))) == 24 + 2
     # Back again: its sensor too, and its hours carry on.
-    sim.appliances[ELECTRICITY_METER_ID].append(
-        SimAppliance("DISHWASHER", "Spülmaschine", 1, 200_000_000, 96, 76, 4)
-    )
+    listed.append(dishwasher)
     await poll(hass, frozen, 3600)
     assert hass.states.get(SENSOR.format("dishwasher_1")) is not None
     await assert_hours(hass, sim, NOW + 4 * H, ("dishwasher_1",))
@@ -445,34 +424,34 @@ async def test_appliances_speak_home_assistants_language(
         list_statistic_ids, hass, {statistic_id("dishwasher_1")}
     )
     assert names[0]["name"] == statistic
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
-    )
-    assert device is not None
-    shown = [f"{e['name']} {e['message']}" for e in await logbook(hass, device.id)]
-    assert run in shown
+    assert run in [text for _, text in await logbook(hass, entry)]
 
 
 # --- logbook ------------------------------------------------------------------------
 
 
-async def logbook(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:
-    """The logbook's entries of a device over the last two days.
+async def logbook(hass: HomeAssistant, entry: ConfigEntry) -> list[tuple[float, str]]:
+    """When and what the two-way meter's device logged over the last two days.
 
     Asked as the device page asks: for the event types the logbook finds
     for the device itself, not ours named.
     """
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
+    )
+    assert device is not None
     await async_wait_recording_done(hass)
     processor = EventProcessor(
         hass,
-        tuple(async_determine_event_types(hass, None, [device_id])),
-        device_ids=[device_id],
+        tuple(async_determine_event_types(hass, None, [device.id])),
+        device_ids=[device.id],
         timestamp=True,
     )
     now = dt_util.utcnow()
-    return await get_instance(hass).async_add_executor_job(
+    events = await get_instance(hass).async_add_executor_job(
         processor.get_events, now - timedelta(days=2), now + H
     )
+    return [(e["when"], f"{e['name']} {e['message']}") for e in events]
 
 
 def expected_runs(sim: InexogySimulator, start: datetime) -> list[tuple[float, str]]:
@@ -512,27 +491,16 @@ async def test_runs_reach_the_logbook_once_at_their_own_time(
 ) -> None:
     assert await async_setup_component(hass, "logbook", {})
     entry = await add_inexogy_entry(hass, inexogy.url)
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
-    )
-    assert device is not None
-
-    async def shown() -> list[tuple[float, str]]:
-        return [
-            (e["when"], f"{e['name']} {e['message']}")
-            for e in await logbook(hass, device.id)
-        ]
-
     start = dt_util.utcnow() - FIRST_RUNS
     runs = expected_runs(inexogy.sim, start)
-    assert await shown() == runs
+    assert await logbook(hass, entry) == runs
     assert "Heat pump 1 ran 6 h, 0.60 kWh" in [text for _, text in runs]
     # A reload, and the next hour: only the runs that ended since.
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     await poll(hass, frozen, 3600)
-    assert await shown() == expected_runs(inexogy.sim, start)
-    assert len(await shown()) == len(runs) + 1  # the fridge ran once more
+    assert await logbook(hass, entry) == expected_runs(inexogy.sim, start)
+    assert len(await logbook(hass, entry)) == len(runs) + 1  # the fridge ran once more
 
 
 # Stopping the first Home Assistant leaves its storage's delayed-write timer.
@@ -560,15 +528,7 @@ async def test_a_restart_carries_on_from_the_last_hour_and_run(
         async_test_recorder, entry, secret_watch, with_logbook
     ) as again:
         await assert_hours(again, inexogy.sim, NOW + 2 * H)
-        device = dr.async_get(again).async_get_device_by_identifier(
-            device_identifier("inexogy", ELECTRICITY_METER_ID), entry.entry_id
-        )
-        assert device is not None
-        shown = [
-            (e["when"], f"{e['name']} {e['message']}")
-            for e in await logbook(again, device.id)
-        ]
-        assert shown == expected_runs(inexogy.sim, start)
+        assert await logbook(again, entry) == expected_runs(inexogy.sim, start)
 
 
 # --- faults -------------------------------------------------------------------------

@@ -34,22 +34,23 @@ from custom_components.smart_meter_cloud.statistics.prices import (
 from .conftest import (
     HALF_PAST,
     IMPORT_ID,
+    T0,
     WATER_ID,
+    H,
     Inexogy,
     Ready,
     data_schema,
     poll,
     push_corrected_volume,
     push_next_hour,
+    save_options,
     settle,
     statistic_rows,
 )
 
-H = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 TARIFF = "sensor.tariff"
 WATER_PRICE = "sensor.water_price"
-T0 = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def _consumption(used: list[float]) -> list[tuple[datetime, float, float]]:
@@ -196,32 +197,22 @@ async def test_a_fixed_price_costs_each_hour_from_when_it_was_set(
     inexogy_entry: ConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    options = hass.config_entries.options
-    result = await options.async_init(inexogy_entry.entry_id)
-    result = await options.async_configure(
-        result["flow_id"],
+    await save_options(
+        hass,
+        inexogy_entry,
         {
             "scan_interval": 30,
             "history_days": 1,
             "prices": {"electricity_import": 0.25},
         },
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done(wait_background_tasks=True)
     for _ in range(3):
         await poll(hass, freezer, 3600)
-    consumption = await statistic_rows(hass, IMPORT_ID)
     costs = await statistic_rows(hass, f"{IMPORT_ID}_cost")
-    assert len(costs) == 3
-    used = {
-        row["start"]: row["sum"] - before["sum"]
-        for before, row in pairwise(consumption)
-    }
-    total = 0.0
-    for row in costs:
-        assert row["state"] == pytest.approx(used[row["start"]] * 0.25)
-        total += row["state"]
-        assert row["sum"] == pytest.approx(total)
+    # The hour the price was set in and the two after it; none before.
+    hours = {T0 + (12 + i) * H: 0.25 for i in range(3)}
+    _assert_costed(await statistic_rows(hass, IMPORT_ID), costs, hours)
+    assert costs[0]["sum"] == pytest.approx(costs[0]["state"])
 
 
 def _assert_costed(
@@ -252,16 +243,15 @@ async def test_late_pushes_and_corrections_are_costed_at_their_hours_price(
     """READY's hours come an hour late, after the tariff changed: never its price."""
     unit = {"unit_of_measurement": "EUR/m³"}
     hass.states.async_set(WATER_PRICE, "2.0", unit)
-    result = await hass.config_entries.options.async_init(ready_entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
+    await save_options(
+        hass,
+        ready_entry,
         {
             "scan_interval": 3600,
             "history_days": 1,
             "prices": {"water_entity": WATER_PRICE},
         },
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
     await settle(hass, ready)
     await push_next_hour(hass, ready, freezer)  # 13:10: the hour from 12:00
     freezer.tick(timedelta(minutes=20))  # 13:30
@@ -285,6 +275,16 @@ async def test_late_pushes_and_corrections_are_costed_at_their_hours_price(
     _assert_costed(consumption, await statistic_rows(hass, f"{WATER_ID}_cost"), hours)
 
 
+async def recompute_costs(hass: HomeAssistant, entry: ConfigEntry, start: str) -> None:
+    """Ask the `recompute_costs` action to cost an entry's hours from start on."""
+    await hass.services.async_call(
+        DOMAIN,
+        "recompute_costs",
+        {"config_entry_id": entry.entry_id, "start": start},
+        blocking=True,
+    )
+
+
 async def test_a_price_set_late_costs_the_hours_before_on_request(
     hass: HomeAssistant,
     inexogy: Inexogy,
@@ -292,21 +292,15 @@ async def test_a_price_set_late_costs_the_hours_before_on_request(
     hass_storage: dict[str, Any],
 ) -> None:
     """The backfilled hours get their cost once asked: at today's fixed price."""
-    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
-    await hass.config_entries.options.async_configure(
-        result["flow_id"],
+    await save_options(
+        hass,
+        inexogy_entry,
         {"scan_interval": 30, "history_days": 1, "prices": {"electricity_import": 0.4}},
     )
-    await hass.async_block_till_done(wait_background_tasks=True)
     assert await statistic_rows(hass, f"{IMPORT_ID}_cost") == []
     consumption = await statistic_rows(hass, IMPORT_ID)
     first = datetime.fromtimestamp(consumption[0]["start"], UTC)
-    await hass.services.async_call(
-        DOMAIN,
-        "recompute_costs",
-        {"config_entry_id": inexogy_entry.entry_id, "start": first.isoformat()},
-        blocking=True,
-    )
+    await recompute_costs(hass, inexogy_entry, first.isoformat())
     costs = await statistic_rows(hass, f"{IMPORT_ID}_cost")
     hours = {datetime.fromtimestamp(r["start"], UTC): 0.4 for r in consumption}
     # The first stored hour's sum is its own consumption.
@@ -316,12 +310,7 @@ async def test_a_price_set_late_costs_the_hours_before_on_request(
         hours,
     )
     with pytest.raises(ServiceValidationError):
-        await hass.services.async_call(
-            DOMAIN,
-            "recompute_costs",
-            {"config_entry_id": inexogy_entry.entry_id, "start": "2100-01-01"},
-            blocking=True,
-        )
+        await recompute_costs(hass, inexogy_entry, "2100-01-01")
     key = f"{DOMAIN}.{inexogy_entry.entry_id}.prices"
     assert hass_storage[key]["data"]["electricity_import"]
     assert await hass.config_entries.async_remove(inexogy_entry.entry_id)
@@ -340,26 +329,15 @@ async def test_costs_follow_when_earlier_history_is_imported(
         "history_days": 1,
         "prices": {"electricity_import": 0.4},
     }
-    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
-    await hass.config_entries.options.async_configure(result["flow_id"], options)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await save_options(hass, inexogy_entry, options)
     first = datetime.fromtimestamp(
         (await statistic_rows(hass, IMPORT_ID))[0]["start"], UTC
     )
-    await hass.services.async_call(
-        DOMAIN,
-        "recompute_costs",
-        {"config_entry_id": inexogy_entry.entry_id, "start": first.isoformat()},
-        blocking=True,
-    )
+    await recompute_costs(hass, inexogy_entry, first.isoformat())
     await poll(hass, freezer, 3600)
     before = await statistic_rows(hass, f"{IMPORT_ID}_cost")
 
-    result = await hass.config_entries.options.async_init(inexogy_entry.entry_id)
-    await hass.config_entries.options.async_configure(
-        result["flow_id"], options | {"history_days": 3}
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await save_options(hass, inexogy_entry, options | {"history_days": 3})
     consumption = await statistic_rows(hass, IMPORT_ID)
     assert datetime.fromtimestamp(consumption[0]["start"], UTC) < first
     after = await statistic_rows(hass, f"{IMPORT_ID}_cost")

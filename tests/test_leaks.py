@@ -235,12 +235,11 @@ def test_never_on_with_a_dry_hour_in_every_window_and_night(
     for gap in gaps:  # no more than `hours` apart: every window holds one
         position += min(gap, hours)
         dry.add(position)
-    litres = [
-        0.0 if i in dry or moment.hour == dry_nights[i // 24] else value
-        for i, value in enumerate(used)
-        if (moment := (START + i * H).astimezone(BERLIN))
-    ]
-    hourly = {START + i * H: value / 1000 for i, value in enumerate(litres)}
+    hourly: dict[datetime, float] = {}
+    for i, litres in enumerate(used):
+        start = START + i * H
+        night_dry = start.astimezone(BERLIN).hour == dry_nights[i // 24]
+        hourly[start] = 0.0 if i in dry or night_dry else litres / 1000
     settings = LeakSettings(hours=hours)
     for end in range(1, DAYS * 24 + 1):
         known = {s: u for s, u in hourly.items() if s < START + end * H}

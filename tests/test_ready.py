@@ -38,6 +38,7 @@ from .conftest import (
     data_schema,
     open_sections,
     our_records,
+    push_body,
     push_next_hour,
     settle,
     state,
@@ -62,17 +63,9 @@ async def start_ready_flow(hass: HomeAssistant) -> str:
     return result["flow_id"]
 
 
-def readings_body(ready: Ready, hour: Any, **extra: Any) -> bytes:
+def readings_body(ready: Ready, hour: Any, delivery_id: str = "manual-1") -> bytes:
     """A MeterReadings push for the water meter at an hour."""
-    return json.dumps(
-        {
-            "type": "MeterReadings",
-            "subscriptionId": next(iter(ready.sim.subscriptions)),
-            "deliveryId": extra.pop("delivery_id", "manual-1"),
-            "readings": [ready.sim.reading(sim.WATER_METER_ID, hour)],
-        }
-        | extra
-    ).encode()
+    return push_body(ready, [ready.sim.reading(sim.WATER_METER_ID, hour)], delivery_id)
 
 
 # --- config flow -----------------------------------------------------------------

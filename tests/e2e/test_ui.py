@@ -44,6 +44,7 @@ READY_DEVICES = (
     "Cooling meter 6723",
     "Electricity meter 7834",
 )
+BERLIN = ZoneInfo("Europe/Berlin")  # Home Assistant's time zone
 
 
 # ---- helpers -----------------------------------------------------------------
@@ -577,7 +578,7 @@ def test_f_energy_costs(page: Page, stack: Stack, shot: Shot) -> None:
     page.goto(f"{stack.ha_url}/energy")
     table = page.locator("hui-energy-sources-table-card")
     expect(table.get_by_text("Cost", exact=True).first).to_be_visible()
-    if datetime.now(ZoneInfo("Europe/Berlin")).hour >= 1:
+    if datetime.now(BERLIN).hour >= 1:
         expect(table).to_contain_text(re.compile(r"€\s?\d+\.\d\d"))
     # After a full load the launch screen fades out over the page: wait until
     # it is gone, for the screenshot.
@@ -586,7 +587,6 @@ def test_f_energy_costs(page: Page, stack: Stack, shot: Shot) -> None:
 
 
 # ---- (g) appliances among the individual devices ---------------------------------
-BERLIN = ZoneInfo("Europe/Berlin")  # Home Assistant's time zone
 DAY = timedelta(days=1)
 
 

@@ -92,10 +92,10 @@ def activities(
 ) -> list[dict[str, Any]]:
     """What /activities answers: runs beginning in [start, end], ended by then."""
     found = []
+    first = -(-start // QUARTER_MS)  # the first quarter that begins at or after start
     for index, appliance in enumerate(appliances, 1):
-        first = -(-start // QUARTER_MS)
         for begin, stop in appliance.runs(first, end // QUARTER_MS):
-            if begin * QUARTER_MS < start or stop * QUARTER_MS > published:
+            if stop * QUARTER_MS > published:
                 continue
             found.append(
                 {
